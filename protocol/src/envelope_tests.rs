@@ -1,0 +1,244 @@
+use serde_json::json;
+
+use super::*;
+
+fn reason(text: &str) -> InvalidReason {
+    match Envelope::parse(text) {
+        Err(ProtocolError::Invalid(e)) => e.reason,
+        other => panic!("expected invalid request for {text}, got {other:?}"),
+    }
+}
+
+#[test]
+fn step1_batch_rejected_whole() {
+    assert_eq!(reason("[]"), InvalidReason::Batch);
+    assert_eq!(
+        reason(r#"[{"jsonrpc":"2.0","method":"a.b","id":1}]"#),
+        InvalidReason::Batch
+    );
+}
+
+#[test]
+fn step2_not_an_object() {
+    for text in ["null", "1", "\"x\"", "true"] {
+        assert_eq!(reason(text), InvalidReason::NotAnObject, "{text}");
+    }
+}
+
+#[test]
+fn step3_jsonrpc_version() {
+    for text in [
+        r#"{"method":"a.b"}"#,
+        r#"{"jsonrpc":"1.0","method":"a.b"}"#,
+        r#"{"jsonrpc":2.0,"method":"a.b"}"#,
+    ] {
+        assert_eq!(reason(text), InvalidReason::JsonRpcVersion, "{text}");
+    }
+}
+
+#[test]
+fn step4_method_shape_and_segments() {
+    let cases = [
+        ("arith", InvalidReason::MethodShape),
+        (".add", InvalidReason::MethodShape),
+        ("arith.", InvalidReason::MethodShape),
+        ("Arith.add", InvalidReason::ServiceSegment),
+        ("ar_ith.add", InvalidReason::ServiceSegment),
+        ("arith\n.add", InvalidReason::ServiceSegment),
+        ("arith.Add", InvalidReason::MethodSegment),
+        ("arith.slow-add", InvalidReason::MethodSegment),
+        ("arith.a.b", InvalidReason::MethodSegment),
+    ];
+    for (method, want) in cases {
+        let text = json!({"jsonrpc":"2.0","method":method,"id":1}).to_string();
+        assert_eq!(reason(&text), want, "{method:?}");
+    }
+}
+
+#[test]
+fn step4_id_types() {
+    for id in [json!(true), json!(1.5), json!({}), json!([1])] {
+        let text = json!({"jsonrpc":"2.0","method":"a.b","id":id}).to_string();
+        assert_eq!(reason(&text), InvalidReason::IdType, "{id}");
+    }
+    let req = Envelope::parse(r#"{"jsonrpc":"2.0","method":"a.b","id":7}"#).unwrap();
+    assert!(
+        matches!(req, Envelope::Request(Request { id: Id::Number(ref n), .. }) if n.as_i64() == Some(7))
+    );
+    let req = Envelope::parse(r#"{"jsonrpc":"2.0","method":"a.b","id":"x"}"#).unwrap();
+    assert!(matches!(req, Envelope::Request(Request { id: Id::String(ref s), .. }) if s == "x"));
+}
+
+#[test]
+fn step4_null_or_missing_id_is_notification() {
+    for text in [
+        r#"{"jsonrpc":"2.0","method":"a.b","id":null,"params":{"x":1}}"#,
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"x":1}}"#,
+    ] {
+        let env = Envelope::parse(text).unwrap();
+        assert_eq!(
+            env,
+            Envelope::Notification(Notification {
+                service: "a".into(),
+                method: "b".into(),
+                params: json!({"x":1})
+            })
+        );
+    }
+}
+
+#[test]
+fn step4_method_wins_over_result_and_error() {
+    let env = Envelope::parse(r#"{"jsonrpc":"2.0","method":"a.b","id":1,"result":1,"error":{}}"#)
+        .unwrap();
+    assert_eq!(env.kind(), "request");
+}
+
+#[test]
+fn step4_params_default_and_null_kept() {
+    let Envelope::Request(r) =
+        Envelope::parse(r#"{"jsonrpc":"2.0","method":"a.b","id":1}"#).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(r.params, json!({}));
+    let Envelope::Request(r) =
+        Envelope::parse(r#"{"jsonrpc":"2.0","method":"a.b","id":1,"params":null}"#).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(r.params, Value::Null);
+}
+
+#[test]
+fn step5_success_needs_id_of_any_type() {
+    assert_eq!(
+        reason(r#"{"jsonrpc":"2.0","result":1}"#),
+        InvalidReason::ResponseId
+    );
+    assert_eq!(
+        reason(r#"{"jsonrpc":"2.0","result":1,"id":null}"#),
+        InvalidReason::ResponseId
+    );
+    let env = Envelope::parse(r#"{"jsonrpc":"2.0","result":null,"id":true}"#).unwrap();
+    assert_eq!(
+        env,
+        Envelope::Response(Response {
+            id: json!(true),
+            outcome: Ok(Value::Null)
+        })
+    );
+}
+
+#[test]
+fn step6_error_shape() {
+    for error in [
+        json!(1),
+        json!({"code":"x","message":"m"}),
+        json!({"code":1}),
+        json!({"message":"m"}),
+        json!({"code":1.5,"message":"m"}),
+        json!({"code":1,"message":2}),
+    ] {
+        let text = json!({"jsonrpc":"2.0","id":1,"error":error}).to_string();
+        assert_eq!(reason(&text), InvalidReason::ErrorShape, "{error}");
+    }
+    let env =
+        Envelope::parse(r#"{"jsonrpc":"2.0","error":{"code":-32000.0,"message":"m"}}"#).unwrap();
+    assert_eq!(
+        env,
+        Envelope::Response(Response {
+            id: Value::Null,
+            outcome: Err(RpcError::new(-32000, "m"))
+        })
+    );
+}
+
+#[test]
+fn step7_unknown_kind() {
+    for text in [
+        r#"{"jsonrpc":"2.0","id":1}"#,
+        r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}"#,
+        r#"{"jsonrpc":"2.0","method":5,"id":1}"#,
+    ] {
+        assert_eq!(reason(text), InvalidReason::UnknownKind, "{text}");
+    }
+}
+
+#[test]
+fn invalid_json_is_not_an_invalid_request() {
+    assert!(matches!(Envelope::parse("{"), Err(ProtocolError::Json(_))));
+}
+
+#[test]
+fn reason_texts_match_the_peers() {
+    let text = InvalidRequest::from(InvalidReason::JsonRpcVersion).to_string();
+    assert_eq!(text, "-32600 Invalid Request: jsonrpc must equal \"2.0\"");
+    assert_eq!(
+        InvalidRequest::from(InvalidReason::MethodShape).to_string(),
+        "-32600 Invalid Request: method must be \"<service>.<method>\""
+    );
+}
+
+#[test]
+fn writes_compact_json_in_peer_key_order() {
+    let req = Envelope::Request(Request {
+        id: "6f1c".into(),
+        service: "arith".into(),
+        method: "add".into(),
+        params: json!({"a":2,"b":3}),
+    });
+    assert_eq!(
+        req.to_json(),
+        r#"{"jsonrpc":"2.0","method":"arith.add","params":{"a":2,"b":3},"id":"6f1c"}"#
+    );
+    let note = Envelope::Notification(Notification {
+        service: "n".into(),
+        method: "ping".into(),
+        params: json!({}),
+    });
+    assert_eq!(
+        note.to_json(),
+        r#"{"jsonrpc":"2.0","method":"n.ping","params":{}}"#
+    );
+    let ok = Envelope::Response(Response {
+        id: json!("i"),
+        outcome: Ok(json!({"sum":5})),
+    });
+    assert_eq!(
+        ok.to_json(),
+        r#"{"jsonrpc":"2.0","id":"i","result":{"sum":5}}"#
+    );
+    let err = Envelope::Response(Response {
+        id: json!(3),
+        outcome: Err(RpcError::method_not_found()),
+    });
+    assert_eq!(
+        err.to_json(),
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"Method not found","data":null}}"#
+    );
+}
+
+#[test]
+fn round_trips_unicode_and_reads_python_spacing() {
+    let text = "{\"jsonrpc\": \"2.0\", \"method\": \"arith.echoText\", \"params\": {\"text\": \"\\u00e9\\ud83d\\ude00\"}, \"id\": \"x\"}";
+    let Envelope::Request(r) = Envelope::parse(text).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.params, json!({"text":"é😀"}));
+    let back = Envelope::Request(r).to_json();
+    assert!(
+        back.contains("é😀"),
+        "compact UTF-8, not ASCII-escaped: {back}"
+    );
+}
+
+#[test]
+fn ids_key_like_the_peers() {
+    assert_eq!(Id::from(7).key(), "7");
+    assert_eq!(Id::from("abc").key(), "abc");
+    assert_eq!(value_key(&json!(7)), "7");
+    let uuid = Id::new_uuid().to_string();
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(uuid, uuid.to_lowercase());
+}

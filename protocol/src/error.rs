@@ -1,0 +1,284 @@
+//! Error types, kept in clamator's three families.
+//!
+//! * [`RpcError`]: a JSON-RPC error object. What a handler returns to reject a call and what a
+//!   caller receives; it travels on the wire.
+//! * [`ProtocolError`]: something that is not a valid clamator envelope (an invalid request, or a
+//!   malformed reply seen by a client). Never put on the wire.
+//! * [`TransportError`]: the call could not be carried (timeout, lifecycle, backend failure).
+//!
+//! [`Error`] is the one enum the crate's fallible APIs return; its variants hold the families.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// Reserved JSON-RPC 2.0 error codes, as clamator uses them.
+pub mod codes {
+    /// Invalid JSON. Reserved: clamator never emits it (malformed input is dropped, see spec §1.4).
+    pub const PARSE_ERROR: i64 = -32700;
+    /// The envelope is not a valid request. Reserved: never put on the wire by clamator.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// Unknown service, unknown method, or no handler for the method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Params did not deserialize into the method's params type.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// The handler failed with something other than an [`RpcError`](super::RpcError), or its
+    /// result could not be serialized.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// First code of the band the clamator docs reserve for transports (-32000..=-32099).
+    pub const TRANSPORT_BAND_START: i64 = -32000;
+    /// Last code of the transport band.
+    pub const TRANSPORT_BAND_END: i64 = -32099;
+}
+
+/// A JSON-RPC error object: what a handler returns to fail a call with a chosen code, and what a
+/// caller receives from the remote side.
+///
+/// On the wire it is `{"code":…,"message":…,"data":…}`; `data` is `null` when there is nothing to
+/// say, exactly as the clamator peers write it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("RPC error {code}: {message}")]
+pub struct RpcError {
+    /// Machine-readable error code (see [`codes`]).
+    pub code: i64,
+    /// Human-readable message; matched by clamator's interop suite as a regex.
+    pub message: String,
+    /// Structured detail; `Value::Null` when absent.
+    pub data: Value,
+}
+
+impl RpcError {
+    /// An error with no `data` (it goes on the wire as `null`).
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: Value::Null,
+        }
+    }
+
+    /// Attaches structured detail for the caller.
+    #[must_use]
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// `-32601 Method not found`, data `null`: unknown service, method or handler.
+    pub fn method_not_found() -> Self {
+        Self::new(codes::METHOD_NOT_FOUND, "Method not found")
+    }
+
+    /// `-32602 Invalid params` with validation detail.
+    pub fn invalid_params(data: Value) -> Self {
+        Self::new(codes::INVALID_PARAMS, "Invalid params").with_data(data)
+    }
+
+    /// `-32603 Internal error` with `{"name","message"}` detail.
+    pub fn internal(data: Value) -> Self {
+        Self::new(codes::INTERNAL_ERROR, "Internal error").with_data(data)
+    }
+
+    /// `-32603 Result validation failed`: the handler's result could not be serialized.
+    pub fn result_validation_failed(data: Value) -> Self {
+        Self::new(codes::INTERNAL_ERROR, "Result validation failed").with_data(data)
+    }
+}
+
+/// Why an envelope is not a valid clamator envelope (spec §1.4). The `Display` text is the
+/// peers' reason string, byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// Step 1: a JSON array.
+    #[error("batch requests not supported")]
+    Batch,
+    /// Step 2: not a JSON object.
+    #[error("not an object")]
+    NotAnObject,
+    /// Step 3: `jsonrpc` is not the string `"2.0"`.
+    #[error("jsonrpc must equal \"2.0\"")]
+    JsonRpcVersion,
+    /// Step 4: no dot, or an empty side of it.
+    #[error("method must be \"<service>.<method>\"")]
+    MethodShape,
+    /// Step 4: the service part fails `^[a-z][a-z0-9-]*$`.
+    #[error("invalid service segment")]
+    ServiceSegment,
+    /// Step 4: the method part fails `^[a-z][a-zA-Z0-9]*$`.
+    #[error("invalid method segment")]
+    MethodSegment,
+    /// Step 4: `id` is present, not null, and neither a string nor an integer.
+    #[error("id must be string or number")]
+    IdType,
+    /// Step 5: a success response without a usable id.
+    #[error("response must have id")]
+    ResponseId,
+    /// Step 6: `error` is not an object with an integer `code` and a string `message`.
+    #[error("error must have numeric code + string message")]
+    ErrorShape,
+    /// Step 7: none of the above kinds.
+    #[error("envelope must be request, notification, or response")]
+    UnknownKind,
+}
+
+/// The envelope is not valid clamator JSON-RPC. Displays as the peers do:
+/// `-32600 Invalid Request: <reason>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("-32600 Invalid Request: {reason}")]
+pub struct InvalidRequest {
+    /// Which rule of spec §1.4 failed.
+    pub reason: InvalidReason,
+}
+
+impl From<InvalidReason> for InvalidRequest {
+    fn from(reason: InvalidReason) -> Self {
+        Self { reason }
+    }
+}
+
+/// Input that is not clamator JSON-RPC: never put on the wire, only returned or logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The text is not JSON at all.
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The JSON is not a valid envelope (spec §1.4).
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// A client received a reply that is not a valid envelope.
+    #[error("invalid response envelope: {0}")]
+    InvalidResponse(Box<ProtocolError>),
+    /// A client received a request or notification where a response belongs.
+    #[error("unexpected response kind: {0}")]
+    UnexpectedResponseKind(&'static str),
+    /// A success reply whose `result` does not deserialize into the method's result type.
+    #[error("result does not match the contract: {0}")]
+    ResultDecode(serde_json::Error),
+}
+
+/// Lifecycle state of a transport or core, shown in "transport not started (state=…)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Built, not started yet.
+    Idle,
+    /// Serving or able to call.
+    Started,
+    /// Stopped for good; cannot be restarted.
+    Stopped,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Idle => "idle",
+            State::Started => "started",
+            State::Stopped => "stopped",
+        })
+    }
+}
+
+/// Boxed cause of a backend failure (a Redis error, an I/O error).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The call could not be carried. `Display` texts match clamator's `ClamatorTransportError`
+/// messages where the peer has one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No reply within the call's timeout. Late replies are dropped.
+    #[error("call timeout")]
+    Timeout,
+    /// A call or notify on a transport that is idle or stopped.
+    #[error("transport not started (state={0})")]
+    NotStarted(State),
+    /// The transport stopped while the call was pending.
+    #[error("transport stopped")]
+    Stopped,
+    /// `start()` after `stop()`.
+    #[error("transport has been stopped")]
+    HasBeenStopped,
+    /// `send` was given something other than a request.
+    #[error("send requires a request envelope")]
+    SendRequiresRequest,
+    /// `notify` was given something other than a notification.
+    #[error("notify requires a notification envelope")]
+    NotifyRequiresNotification,
+    /// The server side accepted the request but produced no response.
+    #[error("dispatcher returned None for a request")]
+    NoResponse,
+    /// Nothing serves the service (fast failure instead of a timeout, where the transport can
+    /// know it).
+    #[error("no server for service \"{service}\"")]
+    NoServer {
+        /// The service that nobody consumes.
+        service: String,
+    },
+    /// The backend failed; `context` is the peer's message (e.g. `xadd failed`).
+    #[error("{context}")]
+    Backend {
+        /// What was being done, in the peer's words.
+        context: String,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl TransportError {
+    /// A backend failure with the peer's context text and its cause.
+    pub fn backend(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Everything the protocol crate's fallible operations can return.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The remote side answered with a JSON-RPC error.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// Malformed envelope or reply.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The call could not be carried.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A contract, service or method name that clamator would reject.
+    #[error("{0}")]
+    InvalidName(String),
+    /// A service registered twice on one server or bus.
+    #[error("service \"{service}\" already registered on this {scope}")]
+    DuplicateService {
+        /// The service name.
+        service: String,
+        /// `server` or `bus`, as in the peer's message.
+        scope: &'static str,
+    },
+    /// An operation not allowed in the current lifecycle state (e.g. `server has been stopped`).
+    #[error("{0}")]
+    Lifecycle(&'static str),
+    /// Params could not be serialized to JSON on the calling side.
+    #[error("params could not be serialized: {0}")]
+    ParamsEncode(serde_json::Error),
+}
+
+impl Error {
+    /// The JSON-RPC error, if the remote side answered with one.
+    pub fn as_rpc(&self) -> Option<&RpcError> {
+        match self {
+            Error::Rpc(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when the call timed out on the caller's side.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Transport(TransportError::Timeout))
+    }
+}

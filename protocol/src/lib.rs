@@ -1,0 +1,36 @@
+//! Transport-agnostic core of the clamator JSON-RPC 2.0 bus, wire-identical to clamator 0.1.9
+//! (Python and TypeScript).
+//!
+//! * [`envelope`]: request, notification and response envelopes; the spec §1.4 classifier.
+//! * [`contract`]: typed method descriptors and contracts, declared once for both sides.
+//! * [`handler`]: a [`Service`] is a contract plus async handlers.
+//! * [`dispatcher`]: the validation pipeline (params → handler → result → response).
+//! * [`RpcServerCore`] / [`RpcClientCore`]: lifecycle and calls over a [`transport`].
+//! * [`error`]: [`RpcError`] (on the wire), [`ProtocolError`], [`TransportError`].
+//!
+//! This crate does no I/O; transports live in `clamator-over-memory` and `clamator-over-redis`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod contract;
+pub mod dispatcher;
+pub mod envelope;
+pub mod error;
+pub mod handler;
+pub mod names;
+pub mod omit_none;
+pub mod server;
+pub mod transport;
+pub mod validation;
+
+pub use client::{RpcClientCore, DEFAULT_CALL_TIMEOUT};
+pub use contract::{Contract, ContractBuilder, Method, MethodDef, MethodKind, NotificationMethod};
+pub use dispatcher::{Dispatcher, InFlight};
+pub use envelope::{Envelope, Id, Notification, Request, Response};
+pub use error::{
+    codes, Error, InvalidReason, InvalidRequest, ProtocolError, RpcError, State, TransportError,
+};
+pub use handler::{HandlerError, NotificationOutput, Service, ServiceBuilder};
+pub use server::{RpcServerCore, DEFAULT_STOP_GRACE};
+pub use transport::{ClientTransport, ServerTransport};

@@ -1,0 +1,59 @@
+//! The registry that connects servers and clients in one process.
+
+use std::sync::Arc;
+
+use clamator_protocol::{Dispatcher, Error};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use crate::client::{MemoryClientTransport, MemoryRpcClient};
+use crate::server::{MemoryRpcServer, MemoryServerTransport};
+
+/// Service name → dispatcher. Cheap to clone; clones share the registry. Independent buses do
+/// not see each other's services.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBus {
+    services: Arc<DashMap<&'static str, Dispatcher>>,
+}
+
+impl MemoryBus {
+    /// An empty bus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A server on this bus (register services, then start it).
+    pub fn server(&self) -> MemoryRpcServer {
+        MemoryRpcServer::new(MemoryServerTransport::new(self))
+    }
+
+    /// A client on this bus (start it, then call).
+    pub fn client(&self) -> MemoryRpcClient {
+        MemoryRpcClient::new(MemoryClientTransport::new(self))
+    }
+
+    /// Serves `dispatcher`'s service on this bus. One server per service: a second registration
+    /// fails with `service "<name>" already registered on this bus`.
+    pub fn register(&self, dispatcher: Dispatcher) -> Result<(), Error> {
+        match self.services.entry(dispatcher.service_name()) {
+            Entry::Occupied(_) => Err(Error::DuplicateService {
+                service: dispatcher.service_name().to_owned(),
+                scope: "bus",
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(dispatcher);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops serving `service`; later calls get `Method not found`.
+    pub fn unregister(&self, service: &str) {
+        self.services.remove(service);
+    }
+
+    /// The dispatcher serving `service`, if any.
+    pub fn lookup(&self, service: &str) -> Option<Dispatcher> {
+        self.services.get(service).map(|d| d.value().clone())
+    }
+}

@@ -1,0 +1,359 @@
+//! End-to-end behaviour of the memory transport (spec §5) and of the cores' lifecycles.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clamator_over_memory::{MemoryBus, MemoryRpcClient, MemoryRpcServer};
+use clamator_protocol::{
+    codes, Contract, Error, Method, NotificationMethod, RpcError, Service, State, TransportError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AddParams {
+    a: f64,
+    b: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SlowAddParams {
+    a: f64,
+    b: f64,
+    #[serde(rename = "sleepMs")]
+    sleep_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Sum {
+    sum: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Ping {
+    tag: Option<String>,
+}
+
+const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
+const SLOW_ADD: Method<SlowAddParams, Sum> = Method::new("arith", "slowAdd");
+const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
+/// Server side: echoes params exactly as they arrived.
+const RAW: Method<Value, Value> = Method::new("arith", "raw");
+/// Client side view of the same wire method, with typed params.
+const RAW_TYPED: Method<Ping, Value> = Method::new("arith", "raw");
+const ECHO_PING: Method<Ping, Ping> = Method::new("arith", "echoPing");
+const GATED: Method<AddParams, Sum> = Method::new("arith", "gated");
+const PING: NotificationMethod<Ping> = NotificationMethod::new("arith", "ping");
+
+struct World {
+    bus: MemoryBus,
+    server: MemoryRpcServer,
+    client: MemoryRpcClient,
+    pings: Arc<AtomicUsize>,
+    pinged: Arc<Notify>,
+    gate: Arc<Notify>,
+}
+
+fn arith_service(pings: Arc<AtomicUsize>, pinged: Arc<Notify>, gate: Arc<Notify>) -> Service {
+    let contract = Contract::builder("arith")
+        .method(ADD)
+        .method(SLOW_ADD)
+        .method(DIVIDE)
+        .method(RAW)
+        .method(ECHO_PING)
+        .method(GATED)
+        .notification(PING)
+        .build()
+        .unwrap();
+    Service::builder(contract)
+        .handle(ADD, |p: AddParams| async move {
+            Ok::<_, RpcError>(Sum { sum: p.a + p.b })
+        })
+        .handle(SLOW_ADD, |p: SlowAddParams| async move {
+            tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
+            Ok::<_, RpcError>(Sum { sum: p.a + p.b })
+        })
+        .handle(DIVIDE, |p: AddParams| async move {
+            if p.b == 0.0 {
+                return Err(RpcError::new(-32000, "division by zero"));
+            }
+            Ok(Sum { sum: p.a / p.b })
+        })
+        .handle(RAW, |p: Value| async move { Ok::<_, RpcError>(p) })
+        .handle(ECHO_PING, |p: Ping| async move { Ok::<_, RpcError>(p) })
+        .handle(GATED, move |p: AddParams| {
+            let gate = gate.clone();
+            async move {
+                gate.notified().await;
+                Ok::<_, RpcError>(Sum { sum: p.a + p.b })
+            }
+        })
+        .on_notification(PING, move |_p: Ping| {
+            let (pings, pinged) = (pings.clone(), pinged.clone());
+            async move {
+                pings.fetch_add(1, Ordering::SeqCst);
+                pinged.notify_one();
+            }
+        })
+        .build()
+        .unwrap()
+}
+
+async fn world() -> World {
+    let bus = MemoryBus::new();
+    let pings = Arc::new(AtomicUsize::new(0));
+    let pinged = Arc::new(Notify::new());
+    let gate = Arc::new(Notify::new());
+    let server = bus.server();
+    server
+        .register_service(arith_service(pings.clone(), pinged.clone(), gate.clone()))
+        .unwrap();
+    server.start().await.unwrap();
+    let client = bus.client();
+    client.start().await.unwrap();
+    World {
+        bus,
+        server,
+        client,
+        pings,
+        pinged,
+        gate,
+    }
+}
+
+fn rpc(err: Error) -> RpcError {
+    match err {
+        Error::Rpc(e) => e,
+        other => panic!("expected an RPC error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn typed_call_round_trip() {
+    let w = world().await;
+    let sum = w.client.call(ADD, &AddParams { a: 2.0, b: 3.0 }).await.unwrap();
+    assert_eq!(sum, Sum { sum: 5.0 });
+}
+
+#[tokio::test]
+async fn handler_rpc_error_reaches_the_caller_exactly() {
+    let w = world().await;
+    let err = w.client.call(DIVIDE, &AddParams { a: 1.0, b: 0.0 }).await;
+    assert_eq!(rpc(err.unwrap_err()), RpcError::new(-32000, "division by zero"));
+}
+
+#[tokio::test]
+async fn invalid_params_carry_a_loc_path() {
+    let w = world().await;
+    let err = w
+        .client
+        .call_raw("arith", "add", json!({"a":"two","b":3}), None)
+        .await
+        .unwrap_err();
+    let err = rpc(err);
+    assert_eq!(err.code, codes::INVALID_PARAMS);
+    assert_eq!(err.data["errors"][0]["loc"], json!(["a"]));
+}
+
+#[tokio::test]
+async fn unknown_service_and_method_are_method_not_found() {
+    let w = world().await;
+    let err = w.client.call_raw("nobody", "add", json!({}), None).await;
+    assert_eq!(rpc(err.unwrap_err()), RpcError::method_not_found());
+    let err = w.client.call_raw("arith", "nope", json!({}), None).await;
+    assert_eq!(rpc(err.unwrap_err()), RpcError::method_not_found());
+}
+
+#[tokio::test]
+async fn invalid_names_fail_before_sending() {
+    let w = world().await;
+    let err = w.client.call_raw("Arith", "add", json!({}), None).await;
+    assert_eq!(err.unwrap_err().to_string(), "invalid service \"Arith\"");
+    let err = w.client.notify_raw("arith", "slow-add", json!({})).await;
+    assert_eq!(err.unwrap_err().to_string(), "invalid method \"slow-add\"");
+}
+
+#[tokio::test]
+async fn none_fields_are_omitted_on_the_wire_and_null_is_accepted() {
+    let w = world().await;
+    let seen = w.client.call(RAW_TYPED, &Ping { tag: None }).await.unwrap();
+    assert_eq!(seen, json!({}), "None params field omitted");
+    let seen = w.client.call(RAW_TYPED, &Ping { tag: Some("x".into()) }).await;
+    assert_eq!(seen.unwrap(), json!({"tag":"x"}));
+    for params in [json!({"tag": null}), json!({}), Value::Null] {
+        let result = w.client.call_raw("arith", "echoPing", params.clone(), None).await;
+        assert_eq!(result.unwrap(), json!({}), "null/absent accepted, None omitted: {params}");
+    }
+}
+
+#[tokio::test]
+async fn notifications_reach_the_handler_and_unknown_ones_vanish() {
+    let w = world().await;
+    w.client.notify(PING, &Ping { tag: None }).await.unwrap();
+    w.pinged.notified().await;
+    assert_eq!(w.pings.load(Ordering::SeqCst), 1);
+    w.client.notify_raw("nobody", "ping", json!({})).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_times_out_with_the_peer_message() {
+    let w = world().await;
+    let params = SlowAddParams { a: 1.0, b: 2.0, sleep_ms: 10_000 };
+    let err = w
+        .client
+        .call_with_timeout(SLOW_ADD, &params, Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert_eq!(err.to_string(), "call timeout");
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_timeout_is_30s_and_configurable() {
+    let bus = MemoryBus::new();
+    assert_eq!(bus.client().default_timeout(), Duration::from_secs(30));
+    let server = bus.server();
+    let (p, n, g) = Default::default();
+    server.register_service(arith_service(p, n, g)).unwrap();
+    server.start().await.unwrap();
+    let client = bus.client().with_default_timeout(Duration::from_millis(50));
+    client.start().await.unwrap();
+    let start = tokio::time::Instant::now();
+    let params = SlowAddParams { a: 1.0, b: 2.0, sleep_ms: 60_000 };
+    assert!(client.call(SLOW_ADD, &params).await.unwrap_err().is_timeout());
+    assert_eq!(start.elapsed(), Duration::from_millis(50));
+}
+
+#[tokio::test]
+async fn stop_rejects_pending_calls_with_transport_stopped() {
+    let w = world().await;
+    let client = Arc::new(w.client);
+    let caller = client.clone();
+    let pending =
+        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 1.0, b: 1.0 }).await });
+    while w.server.in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    client.stop().await;
+    let err = pending.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Transport(TransportError::Stopped)), "{err:?}");
+    assert_eq!(err.to_string(), "transport stopped");
+    w.gate.notify_one();
+}
+
+#[tokio::test]
+async fn client_lifecycle_errors_match_the_peer() {
+    let bus = MemoryBus::new();
+    let client = bus.client();
+    let err = client.call_raw("arith", "add", json!({}), None).await.unwrap_err();
+    assert_eq!(err.to_string(), "transport not started (state=idle)");
+    client.start().await.unwrap();
+    client.start().await.unwrap();
+    assert_eq!(client.state(), State::Started);
+    client.stop().await;
+    client.stop().await;
+    let err = client.call_raw("arith", "add", json!({}), None).await.unwrap_err();
+    assert_eq!(err.to_string(), "transport not started (state=stopped)");
+    let err = client.notify_raw("arith", "ping", json!({})).await.unwrap_err();
+    assert_eq!(err.to_string(), "transport not started (state=stopped)");
+    assert_eq!(client.start().await.unwrap_err().to_string(), "client has been stopped");
+    let never_started = bus.client();
+    never_started.stop().await;
+    assert_eq!(never_started.state(), State::Stopped);
+}
+
+#[tokio::test]
+async fn server_lifecycle_and_registration_rules() {
+    let bus = MemoryBus::new();
+    let server = bus.server();
+    let (p, n, g) = Default::default();
+    server.register_service(arith_service(p, n, g)).unwrap();
+    let (p, n, g) = Default::default();
+    let dup = server.register_service(arith_service(p, n, g)).unwrap_err();
+    assert_eq!(dup.to_string(), "service \"arith\" already registered on this server");
+    server.start().await.unwrap();
+    server.start().await.unwrap();
+    let (p, n, g) = Default::default();
+    assert!(matches!(
+        server.register_service(arith_service(p, n, g)),
+        Err(Error::Lifecycle(_))
+    ));
+    server.stop(Duration::from_secs(1)).await;
+    server.stop(Duration::from_secs(1)).await;
+    assert_eq!(server.start().await.unwrap_err().to_string(), "server has been stopped");
+    // Once stopped, nobody serves the service any more.
+    let client = bus.client();
+    client.start().await.unwrap();
+    let err = client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.unwrap_err();
+    assert_eq!(rpc(err), RpcError::method_not_found());
+}
+
+#[tokio::test]
+async fn one_server_per_service_per_bus() {
+    let w = world().await;
+    let second = w.bus.server();
+    let (p, n, g) = Default::default();
+    second.register_service(arith_service(p, n, g)).unwrap();
+    let err = second.start().await.unwrap_err();
+    assert_eq!(err.to_string(), "service \"arith\" already registered on this bus");
+    assert_eq!(second.state(), State::Idle);
+    // The first server is untouched.
+    assert!(w.client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.is_ok());
+}
+
+#[tokio::test]
+async fn stop_drains_in_flight_handlers() {
+    let w = world().await;
+    let client = Arc::new(w.client);
+    let caller = client.clone();
+    let pending =
+        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2.0, b: 2.0 }).await });
+    while w.server.in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let server = Arc::new(w.server);
+    let stopping = {
+        let server = server.clone();
+        tokio::spawn(async move { server.stop(Duration::from_secs(60)).await })
+    };
+    // New work is refused while the running handler may finish.
+    while client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    assert!(!stopping.is_finished());
+    w.gate.notify_one();
+    stopping.await.unwrap();
+    assert_eq!(pending.await.unwrap().unwrap(), Sum { sum: 4.0 });
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_gives_up_after_the_grace_window() {
+    let w = world().await;
+    let client = Arc::new(w.client);
+    let caller = client.clone();
+    let _pending =
+        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2.0, b: 2.0 }).await });
+    while w.server.in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let start = tokio::time::Instant::now();
+    w.server.stop(Duration::from_millis(250)).await;
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    assert_eq!(w.server.state(), State::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_calls() {
+    let w = world().await;
+    let client = Arc::new(w.client);
+    let calls = (0..10_000).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move { client.call(ADD, &AddParams { a: i as f64, b: 1.0 }).await })
+    });
+    let calls: Vec<_> = calls.collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap().sum, i as f64 + 1.0);
+    }
+}

@@ -1,0 +1,2 @@
+//! Redis Streams transport for clamator (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,55 @@
+//! Exponential reconnect backoff, 100 ms → 30 s with jitter: the schedule the peers designed
+//! but never wired in (spec §6.7 #9), so a Redis outage is not hammered by every loop at once.
+
+use std::time::Duration;
+
+/// First delay after a failure.
+pub const INITIAL: Duration = Duration::from_millis(100);
+/// Longest delay between attempts.
+pub const MAX: Duration = Duration::from_secs(30);
+
+/// Delays grow ×2 per consecutive failure up to [`MAX`]; each is jittered to [0.5, 1.0) of the
+/// nominal value (the peers' `ExpBackoff` jitter) so reconnecting loops spread out.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: INITIAL }
+    }
+}
+
+impl Backoff {
+    /// The delay to wait now; advances the schedule.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let nominal = self.next;
+        self.next = (self.next * 2).min(MAX);
+        nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+
+    /// Back to [`INITIAL`] after a success.
+    pub(crate) fn reset(&mut self) {
+        self.next = INITIAL;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_to_the_cap_with_jitter_and_resets() {
+        let mut b = Backoff::default();
+        let first = b.next_delay();
+        assert!(first >= INITIAL / 2 && first < INITIAL);
+        let mut last = first;
+        for _ in 0..20 {
+            last = b.next_delay();
+        }
+        assert!(last >= MAX / 2 && last < MAX, "{last:?}");
+        b.reset();
+        assert!(b.next_delay() < INITIAL);
+    }
+}

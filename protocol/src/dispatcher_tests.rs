@@ -295,3 +295,32 @@ async fn in_flight_counts_running_handlers() {
     assert_eq!(in_flight.count(), 0);
     assert!(task.await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn json_handlers_are_validated_against_the_result_type() {
+    const JSON_ADD: Method<AddParams, Sum> = Method::new("calc", "add");
+    let contract = Contract::builder("calc").method(JSON_ADD).build().unwrap();
+    let service = Service::builder(contract)
+        .handle_json(JSON_ADD, |p: AddParams| async move {
+            Ok::<_, RpcError>(if p.a < 0.0 {
+                json!({"sum": "not a number"})
+            } else {
+                json!({"sum": p.a + p.b})
+            })
+        })
+        .build()
+        .unwrap();
+    let d = Dispatcher::new(service, InFlight::default());
+    let call = |a: f64| {
+        d.dispatch(Envelope::Request(Request {
+            id: 1.into(),
+            service: "calc".into(),
+            method: "add".into(),
+            params: json!({"a": a, "b": 1}),
+        }))
+    };
+    assert_eq!(call(1.0).await.unwrap().outcome, Ok(json!({"sum": 2.0})));
+    let err = call(-1.0).await.unwrap().outcome.unwrap_err();
+    assert_eq!(err.message, "Result validation failed");
+    assert_eq!(err.data["errors"][0]["loc"], json!(["sum"]));
+}

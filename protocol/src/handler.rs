@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use crate::contract::{Contract, Method, MethodKind, NotificationMethod};
 use crate::error::{Error, RpcError};
-use crate::validation::{decode_params, encode_result};
+use crate::validation::{decode, decode_params, encode_result};
 
 /// What a handler failed with. An [`RpcError`] goes to the caller as is; any other error becomes
 /// `-32603 "Internal error"` with `{"name","message"}` data (the peers' `exceptionToErrorData`).
@@ -176,6 +176,43 @@ impl ServiceBuilder {
                 match guarded(fut).await {
                     Ok(Ok(result)) => match encode_result(&result) {
                         Ok(value) => HandlerOutcome::Success(value),
+                        Err(data) => HandlerOutcome::ResultInvalid(data),
+                    },
+                    Ok(Err(err)) => failed(err.into()),
+                    Err(panic) => panic,
+                }
+            }
+            .boxed()
+        });
+        self.handlers.insert(method.name(), erased);
+        self
+    }
+
+    /// Handles a method whose handler builds its result as JSON (a gateway relaying another
+    /// service, a handler driven by data). The JSON is validated against `R` the way the Python
+    /// peer validates a handler's dict against its result model: a mismatch is
+    /// `-32603 "Result validation failed"` with the path of the bad field.
+    pub fn handle_json<P, R, E, F, Fut>(mut self, method: Method<P, R>, handler: F) -> Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        E: Into<HandlerError> + Send + 'static,
+        F: Fn(P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, E>> + Send + 'static,
+    {
+        self.check(method.service(), method.name(), MethodKind::Request);
+        let erased: ErasedHandler = Arc::new(move |params: &Value| {
+            let fut = match decode_params::<P>(params) {
+                Ok(p) => handler(p),
+                Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
+            };
+            async move {
+                match guarded(fut).await {
+                    Ok(Ok(json)) => match decode::<R>(&json) {
+                        Ok(result) => match encode_result(&result) {
+                            Ok(value) => HandlerOutcome::Success(value),
+                            Err(data) => HandlerOutcome::ResultInvalid(data),
+                        },
                         Err(data) => HandlerOutcome::ResultInvalid(data),
                     },
                     Ok(Err(err)) => failed(err.into()),

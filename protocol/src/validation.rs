@@ -25,10 +25,16 @@ pub fn decode_params<P: DeserializeOwned>(params: &Value) -> Result<P, Value> {
     } else {
         params
     };
-    serde_path_to_error::deserialize(params).map_err(|err| {
+    decode(params)
+}
+
+/// Deserializes any JSON value into `T`; on failure returns `{"errors":[…]}` data with the
+/// path of the offending field.
+pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Value> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().clone();
         let inner = err.into_inner();
-        errors_data(error_entry(params, &path, &inner.to_string()))
+        errors_data(error_entry(value, &path, &inner.to_string()))
     })
 }
 

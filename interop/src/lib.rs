@@ -1,0 +1,7 @@
+//! The interop suite's Rust side: the `arith` and `notifications` contracts of clamator's
+//! interop suite (spec §8.2) and the runner for the JSON fixtures under `interop/fixtures/`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod contracts;
+pub mod fixtures;

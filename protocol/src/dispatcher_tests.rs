@@ -324,3 +324,15 @@ async fn json_handlers_are_validated_against_the_result_type() {
     assert_eq!(err.message, "Result validation failed");
     assert_eq!(err.data["errors"][0]["loc"], json!(["sum"]));
 }
+
+#[tokio::test]
+async fn a_non_finite_result_is_refused_rather_than_sent_as_null() {
+    let response = fixture()
+        .dispatcher
+        .dispatch(request("add", json!({"a": 1e308, "b": 1e308})))
+        .await
+        .unwrap();
+    let err = response.outcome.unwrap_err();
+    assert_eq!(err.message, "Result validation failed");
+    assert_eq!(err.data["errors"][0]["loc"], json!(["sum"]));
+}

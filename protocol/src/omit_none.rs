@@ -73,8 +73,7 @@ impl<S: Serializer> Serializer for OmitNoneSerializer<S> {
         serialize_i64(v: i64) -> S::Ok; serialize_i128(v: i128) -> S::Ok;
         serialize_u8(v: u8) -> S::Ok; serialize_u16(v: u16) -> S::Ok;
         serialize_u32(v: u32) -> S::Ok; serialize_u64(v: u64) -> S::Ok;
-        serialize_u128(v: u128) -> S::Ok; serialize_f32(v: f32) -> S::Ok;
-        serialize_f64(v: f64) -> S::Ok; serialize_char(v: char) -> S::Ok;
+        serialize_u128(v: u128) -> S::Ok; serialize_char(v: char) -> S::Ok;
         serialize_str(v: &str) -> S::Ok; serialize_bytes(v: &[u8]) -> S::Ok;
         serialize_none() -> S::Ok; serialize_unit() -> S::Ok;
         serialize_unit_struct(name: &'static str) -> S::Ok;
@@ -91,6 +90,26 @@ impl<S: Serializer> Serializer for OmitNoneSerializer<S> {
         serialize_struct(name: &'static str, len: usize) -> Self::SerializeStruct, Compound;
         serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize)
             -> Self::SerializeStructVariant, Compound;
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<S::Ok, S::Error> {
+        if !v.is_finite() {
+            return Err(serde::ser::Error::custom(format_args!(
+                "{v} is not a JSON number"
+            )));
+        }
+        self.0.serialize_f32(v)
+    }
+
+    /// JSON has no NaN or infinity; serde_json would quietly write `null` where the contract
+    /// promises a number. Refuse instead, so the caller sees a clear error.
+    fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
+        if !v.is_finite() {
+            return Err(serde::ser::Error::custom(format_args!(
+                "{v} is not a JSON number"
+            )));
+        }
+        self.0.serialize_f64(v)
     }
 
     fn collect_str<T: Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
@@ -215,6 +234,14 @@ impl Serializer for IsNone {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn non_finite_floats_are_refused_not_nulled() {
+        let err = super::to_value(&[1.0, f64::INFINITY]).unwrap_err();
+        assert!(err.to_string().contains("inf is not a JSON number"), "{err}");
+        assert!(super::to_value(&f32::NAN).is_err());
+        assert_eq!(super::to_value(&1.5f32).unwrap(), serde_json::json!(1.5));
+    }
+
     use super::*;
     use serde_json::{json, Value};
     use std::collections::HashMap;

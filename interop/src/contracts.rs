@@ -76,5 +76,7 @@ pub fn arith() -> Result<Contract, Error> {
 
 /// The `notifications` contract.
 pub fn notifications() -> Result<Contract, Error> {
-    Contract::builder("notifications").notification(PING).build()
+    Contract::builder("notifications")
+        .notification(PING)
+        .build()
 }

@@ -97,9 +97,9 @@ fn behave(b: &Option<Behaviour>, params: Value) -> Result<Value, HandlerError> {
     match b {
         None => Ok(params),
         Some(Behaviour::Return(v)) => Ok(v.clone()),
-        Some(Behaviour::Raise(e)) => {
-            Err(RpcError::new(e.code, e.message.clone()).with_data(e.data.clone()).into())
-        }
+        Some(Behaviour::Raise(e)) => Err(RpcError::new(e.code, e.message.clone())
+            .with_data(e.data.clone())
+            .into()),
         Some(Behaviour::Throw { name, message }) => {
             Err(HandlerError::internal(name.clone(), message.clone()))
         }
@@ -165,10 +165,16 @@ pub fn describe(parsed: Result<Envelope, ProtocolError>) -> Value {
         Ok(Envelope::Notification(n)) => json!({
             "kind": "notification", "service": n.service, "method": n.method, "params": n.params,
         }),
-        Ok(Envelope::Response(Response { id, outcome: Ok(result) })) => {
+        Ok(Envelope::Response(Response {
+            id,
+            outcome: Ok(result),
+        })) => {
             json!({ "kind": "success", "id": id, "result": result })
         }
-        Ok(Envelope::Response(Response { id, outcome: Err(e) })) => json!({
+        Ok(Envelope::Response(Response {
+            id,
+            outcome: Err(e),
+        })) => json!({
             "kind": "error", "id": id,
             "error": { "code": e.code, "message": e.message, "data": e.data },
         }),
@@ -208,7 +214,8 @@ pub fn matches(expect: &Value, actual: &Value) -> bool {
         (Value::Number(e), Value::Number(a)) => e.as_f64() == a.as_f64(),
         (Value::Object(e), Value::Object(a)) => {
             e.len() == a.len()
-                && e.iter().all(|(k, v)| a.get(k).is_some_and(|av| matches(v, av)))
+                && e.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|av| matches(v, av)))
         }
         (Value::Array(e), Value::Array(a)) => {
             e.len() == a.len() && e.iter().zip(a).all(|(e, a)| matches(e, a))

@@ -13,7 +13,11 @@ fn load<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> T {
 #[test]
 fn envelope_fixtures() {
     let files = case_files("envelopes").unwrap();
-    assert!(files.len() >= 40, "envelope fixtures missing: {}", files.len());
+    assert!(
+        files.len() >= 40,
+        "envelope fixtures missing: {}",
+        files.len()
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|path| {
@@ -29,12 +33,20 @@ fn envelope_fixtures() {
 #[tokio::test]
 async fn dispatch_fixtures() {
     let files = case_files("dispatch").unwrap();
-    assert!(files.len() >= 20, "dispatch fixtures missing: {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "dispatch fixtures missing: {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in &files {
         let case: DispatchCase = load(path);
         if let Err(e) = run_dispatch_case(&case).await {
-            failures.push(format!("{} ({}):\n     {e}", path.display(), case.description));
+            failures.push(format!(
+                "{} ({}):\n     {e}",
+                path.display(),
+                case.description
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -5,4 +5,5 @@
 
 pub mod contracts;
 pub mod fixtures;
+pub mod handlers;
 pub mod runner;

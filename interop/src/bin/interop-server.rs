@@ -6,15 +6,12 @@
 //! `{"pingedAt": <ms|null>}` to stdout, then exits.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use clamator_interop::contracts::{
-    self, AddParams, PingParams, QuotientResult, SlowAddParams, SumResult, Text,
-};
+use clamator_interop::handlers::{arith, notifications, Counters};
 use clamator_over_redis::{RedisRpcServer, RedisServerOptions};
-use clamator_protocol::{RpcError, Service};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -30,61 +27,6 @@ struct Config {
 
 fn default_claim_idle() -> u64 {
     60_000
-}
-
-#[derive(Default)]
-struct Counters {
-    handled: AtomicUsize,
-    pinged_at: AtomicI64,
-}
-
-fn arith(counters: Arc<Counters>) -> Result<Service, clamator_protocol::Error> {
-    let c = [
-        counters.clone(),
-        counters.clone(),
-        counters.clone(),
-        counters,
-    ];
-    let [c1, c2, c3, c4] = c;
-    Service::builder(contracts::arith()?)
-        .handle(contracts::ADD, move |p: AddParams| {
-            c1.handled.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, RpcError>(SumResult { sum: p.a + p.b }) }
-        })
-        .handle(contracts::SLOW_ADD, move |p: SlowAddParams| {
-            c2.handled.fetch_add(1, Ordering::SeqCst);
-            async move {
-                tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
-                Ok::<_, RpcError>(SumResult { sum: p.a + p.b })
-            }
-        })
-        .handle(contracts::DIVIDE, move |p: AddParams| {
-            c3.handled.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if p.b == 0.0 {
-                    return Err(RpcError::new(-32000, "division by zero"));
-                }
-                Ok(QuotientResult { q: p.a / p.b })
-            }
-        })
-        .handle(contracts::ECHO_TEXT, move |p: Text| {
-            c4.handled.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, RpcError>(p) }
-        })
-        .build()
-}
-
-fn notifications(counters: Arc<Counters>) -> Result<Service, clamator_protocol::Error> {
-    Service::builder(contracts::notifications()?)
-        .on_notification(contracts::PING, move |_p: PingParams| {
-            counters.handled.fetch_add(1, Ordering::SeqCst);
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            counters.pinged_at.store(now, Ordering::SeqCst);
-            async {}
-        })
-        .build()
 }
 
 #[tokio::main]

@@ -13,9 +13,8 @@ pub(crate) fn resolve_client(
     url: Option<&str>,
 ) -> Result<redis::Client, Error> {
     match (client, url) {
-        (Some(_), Some(_)) => Err(TransportError::backend(
-            "provide either `redis` or `redis_url`, not both",
-            "both an injected client and a URL were given",
+        (Some(_), Some(_)) => Err(TransportError::Config(
+            "provide either `redis` or `redis_url`, not both".to_owned(),
         )
         .into()),
         (Some(c), None) => Ok(c.clone()),

@@ -215,6 +215,9 @@ pub enum TransportError {
         /// The service that nobody consumes.
         service: String,
     },
+    /// The transport was configured inconsistently (e.g. both a client and a URL given).
+    #[error("{0}")]
+    Config(String),
     /// The backend failed; `context` is the peer's message (e.g. `xadd failed`).
     #[error("{context}")]
     Backend {

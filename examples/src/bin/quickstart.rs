@@ -26,10 +26,15 @@ async fn main() -> Result<(), Error> {
     let client = bus.client();
     client.start().await?;
 
-    let sum = client.call(arith::ADD, &AddParams { a: 2.0, b: 3.0 }).await?;
+    let sum = client
+        .call(arith::ADD, &AddParams { a: 2.0, b: 3.0 })
+        .await?;
     println!("arith.add(2, 3) = {}", sum.sum);
 
-    match client.call(arith::DIVIDE, &AddParams { a: 1.0, b: 0.0 }).await {
+    match client
+        .call(arith::DIVIDE, &AddParams { a: 1.0, b: 0.0 })
+        .await
+    {
         Err(Error::Rpc(e)) => println!("arith.divide(1, 0) -> error {}: {}", e.code, e.message),
         other => println!("arith.divide(1, 0) -> unexpected {other:?}"),
     }

@@ -1,0 +1,132 @@
+//! Child processes: the private `redis-server`, the servers of each side (stopped by closing
+//! their stdin) and the Python client (one JSON line in, one JSON line out).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` on a free loopback port, without persistence; killed on drop.
+pub struct PrivateRedis {
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+    child: Child,
+}
+
+impl PrivateRedis {
+    /// Starts it and waits (at most 10 s) until it accepts connections.
+    pub fn start() -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server (apt-get install redis-server): {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err("redis-server did not accept connections within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Self {
+            url: format!("redis://127.0.0.1:{port}"),
+            child,
+        })
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child speaking lines on stdout; stopped by closing its stdin, killed if it lingers.
+pub struct LineChild {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl LineChild {
+    /// Spawns `cmd` and waits (at most `ready_within`) for its `READY` line.
+    pub fn spawn(name: &str, mut cmd: Command, ready_within: Duration) -> Result<Self, String> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{name}: cannot start: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut me = Self {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        };
+        let line = me.next_line(ready_within)?;
+        if line.trim() != "READY" {
+            return Err(format!("{name}: expected READY, got {line:?}"));
+        }
+        Ok(me)
+    }
+
+    /// The next stdout line, waiting at most `within`.
+    pub fn next_line(&mut self, within: Duration) -> Result<String, String> {
+        self.lines
+            .recv_timeout(within)
+            .map_err(|e| format!("{}: no output line within {within:?} ({e})", self.name))
+    }
+
+    /// Writes one line to its stdin.
+    pub fn send_line(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: write failed: {e}", self.name))
+    }
+
+    /// Closes stdin and waits up to 10 s for the exit, then kills.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stdin = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("{}: did not exit within 10 s, killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LineChild {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            self.shutdown();
+        }
+    }
+}

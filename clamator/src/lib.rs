@@ -1,0 +1,169 @@
+//! clamator for Rust: a JSON-RPC 2.0 bus, wire-identical to clamator 0.1.9 (TypeScript and
+//! Python), with typed services derived from one trait.
+//!
+//! One dependency gives the macro, the protocol and the transports: `memory` (default,
+//! [`memory`]) and `redis` (`clamator::redis`, feature `redis`).
+//!
+//! # A service from one trait
+//!
+//! ```
+//! use clamator::memory::MemoryBus;
+//! use clamator::{JsonSchema, RpcError};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, JsonSchema)]
+//! #[schemars(crate = "clamator::schemars")]
+//! pub struct AddParams { pub a: f64, pub b: f64 }
+//!
+//! #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+//! #[schemars(crate = "clamator::schemars")]
+//! pub struct SumResult { pub sum: f64 }
+//!
+//! #[derive(Serialize, Deserialize, JsonSchema)]
+//! #[schemars(crate = "clamator::schemars")]
+//! pub struct Ping { pub tag: Option<String> }
+//!
+//! /// Arithmetic over the bus.
+//! #[clamator::service(name = "arith")]
+//! pub trait Arith {
+//!     /// `arith.add`: a + b.
+//!     async fn add(&self, params: AddParams) -> Result<SumResult, RpcError>;
+//!     /// `arith.safeDivide` on the wire (`snake_case` → `camelCase`).
+//!     async fn safe_divide(&self, params: AddParams) -> Result<SumResult, RpcError>;
+//!     /// Fire-and-forget.
+//!     #[clamator(notification)]
+//!     async fn ping(&self, params: Ping);
+//! }
+//!
+//! struct Calculator;
+//!
+//! impl Arith for Calculator {
+//!     async fn add(&self, p: AddParams) -> Result<SumResult, RpcError> {
+//!         Ok(SumResult { sum: p.a + p.b })
+//!     }
+//!     async fn safe_divide(&self, p: AddParams) -> Result<SumResult, RpcError> {
+//!         if p.b == 0.0 {
+//!             return Err(RpcError::new(-32000, "division by zero"));
+//!         }
+//!         Ok(SumResult { sum: p.a / p.b })
+//!     }
+//!     async fn ping(&self, _params: Ping) {}
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let bus = MemoryBus::new();
+//! let server = bus.server();
+//! server.register_service(ArithContract::service(Calculator))?;
+//! server.start().await?;
+//!
+//! let core = bus.client();
+//! core.start().await?;
+//! let arith = ArithClient::new(&core);
+//! assert_eq!(arith.add(&AddParams { a: 2.0, b: 3.0 }).await?.sum, 5.0);
+//! let err = arith.safe_divide(&AddParams { a: 1.0, b: 0.0 }).await.unwrap_err();
+//! assert!(matches!(err, clamator::Error::Rpc(e) if e.code == -32000));
+//! arith.ping(&Ping { tag: None }).await?;
+//!
+//! // The schema manifest that clamator's TypeScript codegen writes for the same contract.
+//! let manifest = clamator::Manifest::new().with_contract::<ArithContract>()?;
+//! assert!(manifest.to_json_string().contains("\"safeDivide\""));
+//!
+//! core.stop().await;
+//! server.stop(clamator::DEFAULT_STOP_GRACE).await;
+//! # Ok(()) }
+//! ```
+//!
+//! Without the macro the same service is a few constants, a
+//! [`Contract`] and a [`Service`] built by hand (see [`contract`] and [`handler`]); both styles
+//! produce the same values and interoperate.
+//!
+//! # Crate map
+//!
+//! * [`service`]: the attribute macro.
+//! * The protocol (everything at the root, from `clamator-protocol`): [`Method`],
+//!   [`Contract`], [`Service`], [`RpcClientCore`], [`RpcServerCore`], errors.
+//! * [`schema`] and [`manifest`]: JSON Schema hashes comparable with the TypeScript codegen.
+//! * [`AsClientCore`], [`ServiceContract`]: what generated code is generic over.
+//! * [`serde`], [`schemars`]: re-exported so params types can derive without extra
+//!   dependencies (`#[serde(crate = "clamator::serde")]`, `#[schemars(crate =
+//!   "clamator::schemars")]`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+// Lets this crate's own tests use the macro, whose output names `::clamator`.
+extern crate self as clamator;
+
+#[doc(inline)]
+pub use clamator_protocol::*;
+
+pub mod manifest;
+pub mod schema;
+mod typed;
+
+pub use manifest::{Manifest, ManifestEntry};
+pub use typed::{AsClientCore, ServiceContract};
+
+/// Derive target of params and result types, for the [`schema`] hashes.
+pub use schemars::JsonSchema;
+
+/// Re-exported so params types can use `#[schemars(crate = "clamator::schemars")]`.
+pub use schemars;
+
+/// Re-exported so params types can use `#[serde(crate = "clamator::serde")]`.
+pub use serde;
+
+/// The in-process transport (`clamator-over-memory`), the embedded default.
+#[cfg(feature = "memory")]
+pub use clamator_over_memory as memory;
+
+/// The Redis Streams transport (`clamator-over-redis`).
+#[cfg(feature = "redis")]
+pub use clamator_over_redis as redis;
+
+/// Derives a clamator service from a trait: the one place a service's methods are written.
+///
+/// ```text
+/// #[clamator::service(name = "<service>")]          // `crate = path` if clamator is renamed
+/// pub trait Arith {
+///     async fn add(&self, params: P) -> Result<R, E>;            // wire "add"
+///     async fn echo_text(&self, params: P) -> Result<R, E>;      // wire "echoText"
+///     #[clamator(rename = "slowAdd")]
+///     async fn slow(&self, params: P) -> Result<R, E>;           // wire "slowAdd"
+///     #[clamator(notification)]
+///     async fn ping(&self, params: P);                           // or -> Result<(), E>
+/// }
+/// ```
+///
+/// Every method takes `&self` and one owned params type, and is an `async fn`. Requests return
+/// `Result<R, E>` with any `E: Into<HandlerError>` ([`RpcError`] reaches the caller as is, other
+/// errors become `-32603`). Params and results implement `Serialize`, `DeserializeOwned` and
+/// [`JsonSchema`]. The Rust name maps to the wire name `snake_case` → `camelCase`; use `rename`
+/// for anything else. Service and wire names follow spec §1.3 (`^[a-z][a-z0-9-]*$`,
+/// `^[a-z][a-zA-Z0-9]*$`); a bad name, a duplicate wire name, a default body or a
+/// wrong signature is a compile error pointing at the offending tokens.
+///
+/// # What it generates (for `trait Arith`)
+///
+/// * **`trait Arith`**, rewritten: each `async fn m(&self, p: P) -> O` becomes
+///   `fn m(&self, p: P) -> impl Future<Output = O> + Send`. Implementors still write
+///   `async fn`; the futures must be `Send` so servers can spawn them.
+/// * **`struct ArithContract`** (unit struct), with
+///   * `SERVICE_NAME: &str` and one constant per method, named after the Rust method in
+///     upper case: `ADD: Method<P, R>`, `PING: NotificationMethod<P>`, `SLOW` (for the renamed
+///     `slow`), usable with the hand-written API ([`RpcClientCore::call`] etc.);
+///   * `contract() -> Contract`;
+///   * `service(impl Arith + Send + Sync + 'static) -> Service` (the implementation is shared
+///     in an `Arc`) and `service_from_arc(Arc<S>) -> Service`;
+///   * `manifest_entries() -> Result<Vec<ManifestEntry>, SchemaError>`;
+///   * an impl of [`ServiceContract`].
+/// * **`struct ArithClient<C>`**, `C:` [`AsClientCore`] (an `RpcClientCore<T>`, `&` or `Arc`
+///   of one, or a transport's client such as `RedisRpcClient`): `new(C)`, `core()`,
+///   `into_core()`, and per method `add(&self, &P) -> Result<R, Error>`,
+///   `add_with_timeout(&self, &P, Duration)`, and for notifications
+///   `ping(&self, &P) -> Result<(), Error>`.
+///
+/// The names `new`, `core`, `into_core`, `service_name` and `<m>_with_timeout` are reserved
+/// for the generated items; `rename` keeps any wire name with another Rust name.
+#[doc(inline)]
+pub use clamator_macros::service;

@@ -1,0 +1,4 @@
+#[clamator::service(name = "Arith")]
+pub trait Arith {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[clamator::service]
+pub trait Arith {}
+
+fn main() {}

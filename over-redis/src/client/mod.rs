@@ -1,0 +1,385 @@
+//! The client side: [`RedisClientTransport`] (one multiplexed connection for writes, one reply
+//! reader, a pending-call table) and the [`RedisRpcClient`] facade over the protocol's client
+//! core.
+
+mod reply_reader;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clamator_protocol::contract::{Method, NotificationMethod};
+use clamator_protocol::{
+    ClientTransport, Envelope, Error, Notification, Request, Response, RpcClientCore, State,
+    TransportError,
+};
+use dashmap::DashMap;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::SharedConnection;
+use crate::entry;
+use crate::keys::{self, fields};
+use crate::options::{resolve_client, RedisClientOptions};
+use crate::stats::{bump, ClientCounters, ClientStats};
+
+type Waiter = oneshot::Sender<Result<Response, Error>>;
+
+/// What the reply reader and the callers share.
+#[derive(Debug)]
+pub(crate) struct ClientShared {
+    pub(crate) opts: RedisClientOptions,
+    pub(crate) client: redis::Client,
+    pub(crate) conn: SharedConnection,
+    pub(crate) reply_stream: String,
+    pub(crate) pending: DashMap<String, Waiter>,
+    /// Services whose consumer group was seen, and when.
+    groups_seen: DashMap<String, Instant>,
+    pub(crate) stats: ClientCounters,
+}
+
+/// Removes a call's pending entry however the call ends (timeout, error, dropped future).
+struct PendingGuard<'a> {
+    shared: &'a ClientShared,
+    key: String,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.pending.remove(&self.key);
+    }
+}
+
+#[derive(Debug)]
+struct Reader {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Sends requests and notifications to Redis command streams and reads responses from this
+/// client's reply stream. Use it through [`RedisRpcClient`] (or an [`RpcClientCore`]).
+#[derive(Debug)]
+pub struct RedisClientTransport {
+    shared: Arc<ClientShared>,
+    state: Mutex<State>,
+    reader: Mutex<Option<Reader>>,
+}
+
+impl RedisClientTransport {
+    /// A transport with these options. Fails only on contradictory connection options or an
+    /// invalid URL; Redis is contacted on start.
+    pub fn new(opts: RedisClientOptions) -> Result<Self, Error> {
+        let client = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())?;
+        let conn = SharedConnection::new(client.clone(), opts.command_timeout);
+        Ok(Self {
+            shared: Arc::new(ClientShared {
+                reply_stream: keys::reply_stream(&opts.key_prefix, &opts.instance_id),
+                opts,
+                client,
+                conn,
+                pending: DashMap::new(),
+                groups_seen: DashMap::new(),
+                stats: ClientCounters::default(),
+            }),
+            state: Mutex::new(State::Idle),
+            reader: Mutex::new(None),
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &RedisClientOptions {
+        &self.shared.opts
+    }
+
+    /// This client's reply stream key.
+    pub fn reply_stream(&self) -> &str {
+        &self.shared.reply_stream
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> ClientStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Calls waiting for a response now.
+    pub fn pending_calls(&self) -> usize {
+        self.shared.pending.len()
+    }
+
+    fn state(&self) -> State {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, s: State) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    fn ensure_started(&self) -> Result<(), Error> {
+        match self.state() {
+            State::Started => Ok(()),
+            other => Err(TransportError::NotStarted(other).into()),
+        }
+    }
+
+    /// Fails with `no server for service` when the service's command stream has no consumer
+    /// group. A seen group is trusted for `group_check_ttl`, so a busy client checks rarely.
+    async fn check_server(&self, service: &str) -> Result<(), Error> {
+        let shared = &self.shared;
+        if !shared.opts.fail_fast_without_server {
+            return Ok(());
+        }
+        if let Some(seen) = shared.groups_seen.get(service) {
+            if seen.elapsed() < shared.opts.group_check_ttl {
+                return Ok(());
+            }
+        }
+        let stream = keys::command_stream(&shared.opts.key_prefix, service);
+        let group = keys::consumer_group_name(service);
+        let info = shared
+            .conn
+            .query::<redis::Value>(redis::cmd("XINFO").arg("GROUPS").arg(&stream))
+            .await;
+        let found = match info {
+            Ok(v) => entry::groups(&v).iter().any(|g| g.name == group),
+            // "ERR no such key": the stream does not exist, so no group either.
+            Err(e) if !crate::connection::is_connection_error(&e) => false,
+            // Cannot tell (connection trouble): let the XADD report it.
+            Err(_) => return Ok(()),
+        };
+        if found {
+            shared
+                .groups_seen
+                .insert(service.to_owned(), Instant::now());
+            Ok(())
+        } else {
+            bump(&shared.stats.no_server);
+            Err(TransportError::NoServer {
+                service: service.to_owned(),
+            }
+            .into())
+        }
+    }
+
+    async fn xadd(&self, service: &str, args: &[(&str, &str)]) -> Result<(), Error> {
+        let stream = keys::command_stream(&self.shared.opts.key_prefix, service);
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(&stream).arg("*");
+        for (k, v) in args {
+            cmd.arg(*k).arg(*v);
+        }
+        // One retry on a fresh connection after a connection failure (e.g. Redis restarted):
+        // in the rare case the first write did land, the request runs twice, which
+        // at-least-once delivery allows anyway.
+        let mut result = self.shared.conn.query::<redis::Value>(&cmd).await;
+        if matches!(&result, Err(e) if crate::connection::is_connection_error(e)) {
+            result = self.shared.conn.query::<redis::Value>(&cmd).await;
+        }
+        result
+            .map(|_| ())
+            .map_err(|e| TransportError::backend("xadd failed", e).into())
+    }
+}
+
+impl ClientTransport for RedisClientTransport {
+    async fn start(&self) -> Result<(), Error> {
+        match self.state() {
+            State::Started => return Ok(()),
+            State::Stopped => return Err(TransportError::HasBeenStopped.into()),
+            State::Idle => {}
+        }
+        self.shared
+            .conn
+            .get()
+            .await
+            .map_err(|e| TransportError::backend("redis connection failed", e))?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(reply_reader::reply_loop(self.shared.clone(), stop.clone()));
+        *self.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(Reader { stop, task });
+        self.set_state(State::Started);
+        Ok(())
+    }
+
+    async fn send(&self, request: Request, timeout: Duration) -> Result<Response, Error> {
+        self.ensure_started()?;
+        self.check_server(&request.service).await?;
+        let key = request.id.key().into_owned();
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending.insert(key.clone(), tx);
+        let _guard = PendingGuard {
+            shared: &self.shared,
+            key,
+        };
+        let service = request.service.clone();
+        let json = Envelope::Request(request).to_json();
+        let timeout_ms = timeout.as_millis().to_string();
+        let call = async {
+            self.xadd(
+                &service,
+                &[
+                    (fields::TYPE, fields::TYPE_RPC),
+                    (fields::ENVELOPE, &json),
+                    (fields::REPLY_TO, &self.shared.reply_stream),
+                    (fields::TIMEOUT_MS, &timeout_ms),
+                ],
+            )
+            .await?;
+            bump(&self.shared.stats.requests);
+            match rx.await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::Stopped.into()),
+            }
+        };
+        // The timer starts before the XADD, as the TypeScript peer's.
+        match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::Timeout.into()),
+        }
+    }
+
+    async fn notify(&self, notification: Notification) -> Result<(), Error> {
+        self.ensure_started()?;
+        let service = notification.service.clone();
+        let json = Envelope::Notification(notification).to_json();
+        self.xadd(
+            &service,
+            &[(fields::TYPE, fields::TYPE_RPC), (fields::ENVELOPE, &json)],
+        )
+        .await?;
+        bump(&self.shared.stats.notifications);
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        if self.state() == State::Stopped {
+            return;
+        }
+        let was_started = self.state() == State::Started;
+        self.set_state(State::Stopped);
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(reader) = reader {
+            reader.stop.cancel();
+            let _ = reader.task.await;
+        }
+        // Dropping the senders fails every pending call with `transport stopped`.
+        self.shared.pending.clear();
+        if was_started {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(&self.shared.reply_stream);
+            let del = self.shared.conn.query::<redis::Value>(&cmd);
+            if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), del).await {
+                tracing::warn!(error = %e, "redis reply stream delete failed");
+            }
+        }
+        self.shared.conn.close();
+    }
+}
+
+/// A clamator client over Redis Streams.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), clamator_protocol::Error> {
+/// use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
+/// use serde_json::json;
+/// let client = RedisRpcClient::new(RedisClientOptions::new("app"))?;
+/// client.start().await?;
+/// let sum = client.call_raw("arith", "add", json!({"a": 2, "b": 3}), None).await?;
+/// client.stop().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RedisRpcClient {
+    core: RpcClientCore<RedisClientTransport>,
+}
+
+impl RedisRpcClient {
+    /// A client with these options (no I/O until [`start`](Self::start)).
+    pub fn new(opts: RedisClientOptions) -> Result<Self, Error> {
+        let timeout = opts.default_timeout;
+        Ok(Self {
+            core: RpcClientCore::new(RedisClientTransport::new(opts)?)
+                .with_default_timeout(timeout),
+        })
+    }
+
+    /// Connects and starts reading replies. Idempotent; fails after `stop`.
+    pub async fn start(&self) -> Result<(), Error> {
+        self.core.start().await
+    }
+
+    /// Fails pending calls with `transport stopped` and deletes the reply stream. Idempotent.
+    pub async fn stop(&self) {
+        self.core.stop().await;
+    }
+
+    /// Calls a typed method with the default timeout.
+    pub async fn call<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method<P, R>,
+        params: &P,
+    ) -> Result<R, Error> {
+        self.core.call(method, params).await
+    }
+
+    /// Calls a typed method with its own timeout.
+    pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method<P, R>,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<R, Error> {
+        self.core.call_with_timeout(method, params, timeout).await
+    }
+
+    /// Sends a typed notification; resolves once Redis stored it.
+    pub async fn notify<P: Serialize>(
+        &self,
+        method: NotificationMethod<P>,
+        params: &P,
+    ) -> Result<(), Error> {
+        self.core.notify(method, params).await
+    }
+
+    /// Calls by name with JSON params; the result is not validated.
+    pub async fn call_raw(
+        &self,
+        service: &str,
+        method: &str,
+        params: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, Error> {
+        self.core.call_raw(service, method, params, timeout).await
+    }
+
+    /// Sends a notification by name with JSON params.
+    pub async fn notify_raw(
+        &self,
+        service: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<(), Error> {
+        self.core.notify_raw(service, method, params).await
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> ClientStats {
+        self.core.transport().stats()
+    }
+
+    /// Lifecycle state.
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// This client's reply stream key.
+    pub fn reply_stream(&self) -> &str {
+        self.core.transport().reply_stream()
+    }
+
+    /// The underlying core.
+    pub fn core(&self) -> &RpcClientCore<RedisClientTransport> {
+        &self.core
+    }
+}

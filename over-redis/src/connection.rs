@@ -1,0 +1,126 @@
+//! Connections: one shared multiplexed connection for ordinary commands (many callers pipeline
+//! over it), replaced after a connection failure; and dedicated connections for blocking reads,
+//! whose response timeout is longer than their `BLOCK` (the redis crate's 500 ms default would
+//! cut every `BLOCK 1000` short).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError};
+
+/// How long to wait for a TCP connection to Redis.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// True when the connection itself failed (I/O, timeout, protocol), so it must be replaced;
+/// false for a server's reply error such as `BUSYGROUP` or `WRONGTYPE`.
+pub(crate) fn is_connection_error(e: &RedisError) -> bool {
+    !matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
+}
+
+/// True for the server error codes this crate tolerates or handles (`BUSYGROUP`, `NOGROUP`).
+pub(crate) fn has_code(e: &RedisError, code: &str) -> bool {
+    e.code() == Some(code) || e.to_string().contains(code)
+}
+
+/// A lazily (re)opened multiplexed connection shared by every caller of one transport.
+#[derive(Debug)]
+pub(crate) struct SharedConnection {
+    client: redis::Client,
+    response_timeout: Duration,
+    slot: Mutex<Option<(u64, MultiplexedConnection)>>,
+    connecting: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+}
+
+impl SharedConnection {
+    pub(crate) fn new(client: redis::Client, response_timeout: Duration) -> Self {
+        Self {
+            client,
+            response_timeout,
+            slot: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn current(&self) -> Option<(u64, MultiplexedConnection)> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The live connection, opening one if there is none (one opener at a time).
+    pub(crate) async fn get(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let _one_opener = self.connecting.lock().await;
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let conn = open(&self.client, Some(self.response_timeout)).await?;
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, conn.clone()));
+        Ok((generation, conn))
+    }
+
+    /// Forgets the connection of `generation` (if still current) so the next caller reconnects.
+    pub(crate) fn invalidate(&self, generation: u64) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *slot = None;
+        }
+    }
+
+    /// Drops the connection (its driver task ends once the last clone is gone).
+    pub(crate) fn close(&self) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Runs one command; a connection failure replaces the connection for later callers.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+        let (generation, mut conn) = self.get().await?;
+        let result = cmd.query_async(&mut conn).await;
+        if let Err(e) = &result {
+            if is_connection_error(e) {
+                self.invalidate(generation);
+            }
+        }
+        result
+    }
+
+    /// Runs a pipeline; a connection failure replaces the connection for later callers.
+    pub(crate) async fn pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, RedisError> {
+        let (generation, mut conn) = self.get().await?;
+        let result = pipe.query_async(&mut conn).await;
+        if let Err(e) = &result {
+            if is_connection_error(e) {
+                self.invalidate(generation);
+            }
+        }
+        result
+    }
+}
+
+/// Opens a connection whose commands may take up to `response_timeout` (`None`: no limit).
+pub(crate) async fn open(
+    client: &redis::Client,
+    response_timeout: Option<Duration>,
+) -> Result<MultiplexedConnection, RedisError> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(response_timeout);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// A connection for blocking reads: its response timeout is `block` plus `command_timeout`, so
+/// only a dead connection times out.
+pub(crate) async fn open_blocking(
+    client: &redis::Client,
+    block: Duration,
+    command_timeout: Duration,
+) -> Result<MultiplexedConnection, RedisError> {
+    open(client, Some(block + command_timeout)).await
+}

@@ -1,0 +1,248 @@
+//! Decoding stream replies (`XREAD`, `XREADGROUP`, `XAUTOCLAIM`, `XPENDING`, `XINFO`) from raw
+//! Redis values, in RESP2 or RESP3 shape, with fields as bytes or strings. Nothing here panics
+//! on unexpected shapes: they decode to "nothing".
+
+use redis::Value;
+
+/// One stream entry with its fields in stream order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamEntry {
+    pub(crate) id: String,
+    pub(crate) fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl StreamEntry {
+    /// The first value of field `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The field as UTF-8 text; `Some(Err)` when it is present but not UTF-8.
+    pub(crate) fn text(&self, name: &str) -> Option<Result<&str, std::str::Utf8Error>> {
+        self.get(name).map(std::str::from_utf8)
+    }
+}
+
+/// The text of a bulk, simple or verbatim string, or an integer's decimal form.
+pub(crate) fn bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.clone().into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.clone().into_bytes()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        Value::Okay => Some(b"OK".to_vec()),
+        _ => None,
+    }
+}
+
+pub(crate) fn string(v: &Value) -> Option<String> {
+    bytes(v).and_then(|b| String::from_utf8(b).ok())
+}
+
+pub(crate) fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => string(other)?.parse().ok(),
+    }
+}
+
+fn items(v: &Value) -> Option<&[Value]> {
+    match v {
+        Value::Array(a) | Value::Set(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// Key/value pairs of a RESP3 map or a flat RESP2 array.
+pub(crate) fn pairs(v: &Value) -> Vec<(&Value, &Value)> {
+    match v {
+        Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+        Value::Array(a) => a.chunks_exact(2).map(|c| (&c[0], &c[1])).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One `[id, [field, value, …]]` entry; `Err(id)` when the entry was deleted (nil fields).
+fn entry(v: &Value) -> Option<Result<StreamEntry, String>> {
+    let parts = items(v)?;
+    let id = string(parts.first()?)?;
+    match parts.get(1) {
+        None | Some(Value::Nil) => Some(Err(id)),
+        Some(fields) => {
+            let fields = pairs(fields)
+                .into_iter()
+                .filter_map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
+                .collect();
+            Some(Ok(StreamEntry { id, fields }))
+        }
+    }
+}
+
+/// Entries of a list; deleted ones (nil fields) are returned separately.
+pub(crate) fn entries(v: &Value) -> (Vec<StreamEntry>, Vec<String>) {
+    let mut live = Vec::new();
+    let mut deleted = Vec::new();
+    for e in items(v).unwrap_or_default().iter().filter_map(entry) {
+        match e {
+            Ok(e) => live.push(e),
+            Err(id) => deleted.push(id),
+        }
+    }
+    (live, deleted)
+}
+
+/// `XREAD` / `XREADGROUP` of one stream: nil on timeout, `[[key, entries]]` (RESP2) or
+/// `{key: entries}` (RESP3).
+pub(crate) fn read_reply(v: &Value) -> (Vec<StreamEntry>, Vec<String>) {
+    let mut live = Vec::new();
+    let mut deleted = Vec::new();
+    let streams: Vec<&Value> = match v {
+        Value::Map(m) => m.iter().map(|(_, e)| e).collect(),
+        Value::Array(a) => a.iter().filter_map(|s| items(s)?.get(1)).collect(),
+        _ => Vec::new(),
+    };
+    for s in streams {
+        let (l, d) = entries(s);
+        live.extend(l);
+        deleted.extend(d);
+    }
+    (live, deleted)
+}
+
+/// `XAUTOCLAIM` reply: next cursor, claimed entries, ids deleted while pending.
+pub(crate) fn autoclaim_reply(v: &Value) -> (String, Vec<StreamEntry>, Vec<String>) {
+    let parts = items(v).unwrap_or_default();
+    let cursor = parts
+        .first()
+        .and_then(string)
+        .unwrap_or_else(|| "0-0".into());
+    let (live, mut deleted) = parts.get(1).map(entries).unwrap_or_default();
+    if let Some(ids) = parts.get(2).and_then(items) {
+        deleted.extend(ids.iter().filter_map(string));
+    }
+    (cursor, live, deleted)
+}
+
+/// Extended `XPENDING` reply: `(id, deliveries)` per entry.
+pub(crate) fn pending_deliveries(v: &Value) -> Vec<(String, u64)> {
+    items(v)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|row| {
+            let row = items(row)?;
+            let id = string(row.first()?)?;
+            let count = int(row.get(3)?)?;
+            Some((id, u64::try_from(count).ok()?))
+        })
+        .collect()
+}
+
+/// Summary `XPENDING` reply: the smallest pending id, if any entry is pending.
+pub(crate) fn pending_min_id(v: &Value) -> Option<String> {
+    let parts = items(v)?;
+    if int(parts.first()?)? == 0 {
+        return None;
+    }
+    string(parts.get(1)?)
+}
+
+/// A group as `XINFO GROUPS` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupInfo {
+    pub(crate) name: String,
+    pub(crate) pending: i64,
+    pub(crate) last_delivered_id: String,
+}
+
+/// `XINFO GROUPS` reply.
+pub(crate) fn groups(v: &Value) -> Vec<GroupInfo> {
+    items(v)
+        .unwrap_or_default()
+        .iter()
+        .map(|g| {
+            let mut info = GroupInfo {
+                name: String::new(),
+                pending: 0,
+                last_delivered_id: "0-0".into(),
+            };
+            for (k, v) in pairs(g) {
+                match string(k).as_deref() {
+                    Some("name") => info.name = string(v).unwrap_or_default(),
+                    Some("pending") => info.pending = int(v).unwrap_or(0),
+                    Some("last-delivered-id") => {
+                        info.last_delivered_id = string(v).unwrap_or_else(|| "0-0".into());
+                    }
+                    _ => {}
+                }
+            }
+            info
+        })
+        .collect()
+}
+
+/// A stream id as `(milliseconds, sequence)`, for comparing and for the caller-deadline check.
+pub(crate) fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn decodes_resp2_read_replies_and_deleted_entries() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("k"),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk("1-0"),
+                    Value::Array(vec![bulk("envelope"), bulk("{}")]),
+                ]),
+                Value::Array(vec![bulk("2-0"), Value::Nil]),
+            ]),
+        ])]);
+        let (live, deleted) = read_reply(&reply);
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].text("envelope").unwrap().unwrap(), "{}");
+        assert_eq!(deleted, vec!["2-0".to_owned()]);
+        assert_eq!(read_reply(&Value::Nil), (vec![], vec![]));
+    }
+
+    #[test]
+    fn decodes_resp3_maps() {
+        let reply = Value::Map(vec![(
+            bulk("k"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("1-0"),
+                Value::Map(vec![(bulk("type"), Value::SimpleString("rpc".into()))]),
+            ])]),
+        )]);
+        let (live, _) = read_reply(&reply);
+        assert_eq!(live[0].get("type"), Some(&b"rpc"[..]));
+    }
+
+    #[test]
+    fn odd_shapes_decode_to_nothing() {
+        for v in [Value::Int(3), Value::Array(vec![Value::Nil]), Value::Okay] {
+            assert!(read_reply(&v).0.is_empty());
+            assert_eq!(autoclaim_reply(&v).0, "0-0");
+            assert!(pending_deliveries(&v).is_empty());
+            assert!(groups(&v).iter().all(|g| g.name.is_empty()));
+        }
+    }
+
+    #[test]
+    fn parses_ids() {
+        assert_eq!(parse_id("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert_eq!(parse_id("5"), Some((5, 0)));
+        assert_eq!(parse_id("x-1"), None);
+    }
+}

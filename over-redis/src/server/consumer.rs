@@ -1,0 +1,156 @@
+//! The consumer loop of one service: read as many new entries as there are free handler slots,
+//! hand each to its own task, repeat. Full slots mean no read (backpressure).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{RedisError, Value};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::{handle, sleep_or_cancel, ServiceCtx};
+use crate::backoff::Backoff;
+use crate::connection::{has_code, is_connection_error, open_blocking};
+use crate::entry;
+use crate::stats::bump;
+
+pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
+    let service = ctx.service;
+    let mut backoff = Backoff::default();
+    let mut reader: Option<MultiplexedConnection> = None;
+    while !ctx.run.intake.is_cancelled() {
+        let first = tokio::select! {
+            permit = ctx.slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = ctx.run.intake.cancelled() => break,
+        };
+        let count = (1 + ctx.slots.available_permits()).min(ctx.shared.opts.read_count);
+        let conn = match &reader {
+            Some(c) => c.clone(),
+            None => match connect_reader(&ctx).await {
+                Ok(c) => {
+                    reader = Some(c.clone());
+                    c
+                }
+                Err(e) => {
+                    tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
+                    bump(&ctx.shared.stats.loop_errors);
+                    sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;
+                    continue;
+                }
+            },
+        };
+        match read(&ctx, conn, count).await {
+            Ok(value) => {
+                backoff.reset();
+                let (live, _) = entry::read_reply(&value);
+                spawn_all(&ctx, live, first).await;
+            }
+            Err(e) if has_code(&e, "NOGROUP") => {
+                // The group vanished (Redis restarted without persistence, or it was destroyed):
+                // whatever the stream holds now was written since, for us, so start at 0.
+                tracing::warn!(
+                    service,
+                    "redis consumer group missing, recreating: service={service}"
+                );
+                if let Err(e) = ctx.create_group("0").await {
+                    tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
+                    bump(&ctx.shared.stats.loop_errors);
+                    sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
+                bump(&ctx.shared.stats.loop_errors);
+                if is_connection_error(&e) {
+                    reader = None;
+                }
+                sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;
+            }
+        }
+    }
+}
+
+/// Starts one task per entry, each holding a handler slot.
+async fn spawn_all(
+    ctx: &Arc<ServiceCtx>,
+    entries: Vec<entry::StreamEntry>,
+    first: OwnedSemaphorePermit,
+) {
+    let mut first = Some(first);
+    for e in entries {
+        bump(&ctx.shared.stats.received);
+        let permit = match first.take() {
+            Some(p) => p,
+            None => match ctx.slots.clone().try_acquire_owned() {
+                Ok(p) => p,
+                // A reclaim took a slot meanwhile; the entry waits for the next free one.
+                Err(_) => match ctx.slots.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            },
+        };
+        ctx.mark_running(&e.id);
+        ctx.run
+            .tracker
+            .spawn(handle::run_entry(ctx.clone(), e, permit));
+    }
+}
+
+/// A dedicated connection for `XREADGROUP … BLOCK`; remembers its client id for unblocking.
+async fn connect_reader(ctx: &ServiceCtx) -> Result<MultiplexedConnection, RedisError> {
+    let opts = &ctx.shared.opts;
+    let mut conn = open_blocking(&ctx.shared.client, opts.block, opts.command_timeout).await?;
+    let id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await?;
+    ctx.reader_client_id.store(id, Ordering::Relaxed);
+    Ok(conn)
+}
+
+/// `XREADGROUP GROUP <g> <consumer> COUNT n BLOCK ms STREAMS <stream> >`. When intake closes
+/// the read is not dropped (Redis may already have assigned entries to it): it is unblocked
+/// with `CLIENT UNBLOCK` and its result still handled.
+async fn read(
+    ctx: &ServiceCtx,
+    mut conn: MultiplexedConnection,
+    count: usize,
+) -> Result<Value, RedisError> {
+    let block_ms = u64::try_from(ctx.shared.opts.block.as_millis()).unwrap_or(u64::MAX);
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(&ctx.group)
+        .arg(&ctx.consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(block_ms)
+        .arg("STREAMS")
+        .arg(&ctx.stream)
+        .arg(">");
+    let fut = async move { cmd.query_async::<Value>(&mut conn).await };
+    tokio::pin!(fut);
+    tokio::select! {
+        r = &mut fut => return r,
+        () = ctx.run.intake.cancelled() => {}
+    }
+    loop {
+        let id = ctx.reader_client_id.load(Ordering::Relaxed);
+        if id > 0 {
+            let _ = ctx
+                .shared
+                .conn
+                .query::<Value>(redis::cmd("CLIENT").arg("UNBLOCK").arg(id))
+                .await;
+        }
+        tokio::select! {
+            r = &mut fut => return r,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The server side: [`RedisServerTransport`] (consumer and maintenance loops per service) and
+//! the [`RedisRpcServer`] facade over the protocol's server core.
+
+mod consumer;
+mod handle;
+mod maintenance;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clamator_protocol::{
+    Dispatcher, Error, RpcServerCore, ServerTransport, Service, State, TransportError,
+};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::connection::{has_code, SharedConnection};
+use crate::keys;
+use crate::options::{resolve_client, RedisServerOptions};
+use crate::stats::{ServerCounters, ServerStats};
+
+/// What every loop of one server shares.
+#[derive(Debug)]
+pub(crate) struct ServerShared {
+    pub(crate) opts: RedisServerOptions,
+    pub(crate) client: redis::Client,
+    pub(crate) conn: SharedConnection,
+    pub(crate) stats: ServerCounters,
+    /// Redis clock minus local clock, in ms: entry ids carry Redis time.
+    clock_offset_ms: AtomicI64,
+}
+
+impl ServerShared {
+    /// Now, on Redis's clock (the clock of entry ids), in ms since the epoch.
+    pub(crate) fn redis_now_ms(&self) -> i64 {
+        local_now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Measures the offset between Redis's clock and ours with `TIME`.
+    pub(crate) async fn sync_clock(&self) -> Result<(), redis::RedisError> {
+        let before = local_now_ms();
+        let (secs, micros): (i64, i64) = self.conn.query(&redis::cmd("TIME")).await?;
+        let after = local_now_ms();
+        let redis_ms = secs * 1000 + micros / 1000;
+        self.clock_offset_ms
+            .store(redis_ms - (before + after) / 2, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn local_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Signals and task tracking of one started server.
+#[derive(Debug, Default)]
+pub(crate) struct RunControl {
+    /// Cancelled by `close_intake`: stop reading and reclaiming.
+    pub(crate) intake: CancellationToken,
+    /// Cancelled by `stop`: handlers still running are dropped (their entries stay pending).
+    pub(crate) abandon: CancellationToken,
+    /// Every entry task, so `stop` can wait for replies being written.
+    pub(crate) tracker: TaskTracker,
+}
+
+/// One service served by one server.
+#[derive(Debug)]
+pub(crate) struct ServiceCtx {
+    pub(crate) shared: Arc<ServerShared>,
+    pub(crate) run: Arc<RunControl>,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) service: &'static str,
+    pub(crate) stream: String,
+    pub(crate) group: String,
+    pub(crate) consumer: String,
+    pub(crate) dead: String,
+    /// Free handler slots; reading asks for at most this many entries.
+    pub(crate) slots: Arc<Semaphore>,
+    /// Entry ids taken by this server and not yet acknowledged (refreshed, never re-run here).
+    running: Mutex<HashSet<String>>,
+    /// `CLIENT ID` of the blocking read connection, for `CLIENT UNBLOCK` on close (0: none).
+    pub(crate) reader_client_id: AtomicI64,
+    /// True once the stream is known to have no consumer group but ours: only then may an
+    /// acknowledged entry be deleted at once (another group may not have read it yet).
+    pub(crate) sole_group: AtomicBool,
+}
+
+impl ServiceCtx {
+    /// Records an entry as taken; false if it already is.
+    pub(crate) fn mark_running(&self, id: &str) -> bool {
+        self.running_set().insert(id.to_owned())
+    }
+
+    pub(crate) fn unmark_running(&self, id: &str) {
+        self.running_set().remove(id);
+    }
+
+    pub(crate) fn is_running(&self, id: &str) -> bool {
+        self.running_set().contains(id)
+    }
+
+    pub(crate) fn running_ids(&self) -> Vec<String> {
+        self.running_set().iter().cloned().collect()
+    }
+
+    fn running_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `XGROUP CREATE <stream> <group> <start> MKSTREAM`, `BUSYGROUP` tolerated.
+    pub(crate) async fn create_group(&self, start_id: &str) -> Result<(), redis::RedisError> {
+        let mut cmd = redis::cmd("XGROUP");
+        cmd.arg("CREATE")
+            .arg(&self.stream)
+            .arg(&self.group)
+            .arg(start_id)
+            .arg("MKSTREAM");
+        match self.shared.conn.query::<()>(&cmd).await {
+            Err(e) if has_code(&e, "BUSYGROUP") => Ok(()),
+            other => other,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    run: Arc<RunControl>,
+    consumers: Vec<JoinHandle<()>>,
+    maintenance: Vec<JoinHandle<()>>,
+    stop_maintenance: CancellationToken,
+}
+
+/// Serves services from Redis command streams. Use it through [`RedisRpcServer`] (or an
+/// [`RpcServerCore`]), which drives its lifecycle.
+#[derive(Debug)]
+pub struct RedisServerTransport {
+    shared: Arc<ServerShared>,
+    state: Mutex<State>,
+    running: Mutex<Option<Running>>,
+}
+
+impl RedisServerTransport {
+    /// A transport with these options. Fails only on contradictory connection options or an
+    /// invalid URL; Redis is contacted on start.
+    pub fn new(opts: RedisServerOptions) -> Result<Self, Error> {
+        let client = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())?;
+        let conn = SharedConnection::new(client.clone(), opts.command_timeout);
+        Ok(Self {
+            shared: Arc::new(ServerShared {
+                opts,
+                client,
+                conn,
+                stats: ServerCounters::default(),
+                clock_offset_ms: AtomicI64::new(0),
+            }),
+            state: Mutex::new(State::Idle),
+            running: Mutex::new(None),
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &RedisServerOptions {
+        &self.shared.opts
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> ServerStats {
+        self.shared.stats.snapshot()
+    }
+
+    fn state(&self) -> State {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, s: State) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    fn take_consumers(&self) -> Option<(Arc<RunControl>, Vec<JoinHandle<()>>)> {
+        let mut guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let running = guard.as_mut()?;
+        Some((running.run.clone(), std::mem::take(&mut running.consumers)))
+    }
+}
+
+impl ServerTransport for RedisServerTransport {
+    async fn start(&self, dispatchers: Vec<Dispatcher>) -> Result<(), Error> {
+        match self.state() {
+            State::Started => return Ok(()),
+            State::Stopped => return Err(TransportError::HasBeenStopped.into()),
+            State::Idle => {}
+        }
+        let opts = &self.shared.opts;
+        let run = Arc::new(RunControl::default());
+        let ctxs: Vec<Arc<ServiceCtx>> = dispatchers
+            .into_iter()
+            .map(|dispatcher| {
+                let service = dispatcher.service_name();
+                Arc::new(ServiceCtx {
+                    shared: self.shared.clone(),
+                    run: run.clone(),
+                    service,
+                    stream: keys::command_stream(&opts.key_prefix, service),
+                    group: keys::consumer_group_name(service),
+                    consumer: keys::consumer_name(service, &opts.instance_id),
+                    dead: keys::dead_letter_stream(&opts.key_prefix, service),
+                    slots: Arc::new(Semaphore::new(opts.max_concurrent_handlers)),
+                    running: Mutex::new(HashSet::new()),
+                    reader_client_id: AtomicI64::new(0),
+                    sole_group: AtomicBool::new(false),
+                    dispatcher,
+                })
+            })
+            .collect();
+        // Groups first: a failure here leaves nothing running, so start may be retried.
+        for ctx in &ctxs {
+            ctx.create_group(&opts.group_start_id)
+                .await
+                .map_err(|e| TransportError::backend("xgroup create failed", e))?;
+            // Best effort: until known, acknowledged entries are trimmed later, not deleted.
+            let _ = maintenance::check_groups(ctx).await;
+        }
+        if let Err(e) = self.shared.sync_clock().await {
+            tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");
+        }
+        let stop_maintenance = CancellationToken::new();
+        let consumers = ctxs
+            .iter()
+            .map(|c| tokio::spawn(consumer::consumer_loop(c.clone())))
+            .collect();
+        let maintenance = ctxs
+            .iter()
+            .map(|c| {
+                tokio::spawn(maintenance::maintenance_loop(
+                    c.clone(),
+                    stop_maintenance.clone(),
+                ))
+            })
+            .collect();
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            run,
+            consumers,
+            maintenance,
+            stop_maintenance,
+        });
+        self.set_state(State::Started);
+        Ok(())
+    }
+
+    async fn close_intake(&self) {
+        let Some((run, consumers)) = self.take_consumers() else {
+            return;
+        };
+        run.intake.cancel();
+        // Each loop hands the entries of its last read to handlers, then exits.
+        for handle in consumers {
+            let _ = handle.await;
+        }
+    }
+
+    async fn stop(&self) {
+        if self.state() != State::Started {
+            self.set_state(State::Stopped);
+            return;
+        }
+        self.close_intake().await;
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(running) = running {
+            running.run.abandon.cancel();
+            running.stop_maintenance.cancel();
+            running.run.tracker.close();
+            let grace = self.shared.opts.shutdown_grace;
+            if tokio::time::timeout(grace, running.run.tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("redis server stop: replies still being written after the grace");
+            }
+            for handle in running.maintenance {
+                handle.abort();
+                let _ = handle.await;
+            }
+        }
+        self.shared.conn.close();
+        self.set_state(State::Stopped);
+    }
+}
+
+/// A clamator server over Redis Streams: register services, start, stop.
+///
+/// ```no_run
+/// # async fn demo(service: clamator_protocol::Service) -> Result<(), clamator_protocol::Error> {
+/// use clamator_over_redis::{RedisRpcServer, RedisServerOptions};
+/// let server = RedisRpcServer::new(RedisServerOptions::new("app"))?;
+/// server.register_service(service)?;
+/// server.start().await?;
+/// // …
+/// server.stop(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RedisRpcServer {
+    core: RpcServerCore<RedisServerTransport>,
+}
+
+impl RedisRpcServer {
+    /// A server with these options (no I/O until [`start`](Self::start)).
+    pub fn new(opts: RedisServerOptions) -> Result<Self, Error> {
+        Ok(Self {
+            core: RpcServerCore::new(RedisServerTransport::new(opts)?),
+        })
+    }
+
+    /// Registers a service; only before `start`.
+    pub fn register_service(&self, service: Service) -> Result<(), Error> {
+        self.core.register_service(service)
+    }
+
+    /// Creates the consumer groups and starts serving. Idempotent; fails after `stop`.
+    pub async fn start(&self) -> Result<(), Error> {
+        self.core.start().await
+    }
+
+    /// Stops reading, waits up to `grace` for running handlers (their replies are written and
+    /// acknowledged), then stops. Unfinished entries stay pending for another server.
+    pub async fn stop(&self, grace: Duration) {
+        self.core.stop(grace).await;
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> ServerStats {
+        self.core.transport().stats()
+    }
+
+    /// Lifecycle state.
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// The instance id (consumer name suffix).
+    pub fn instance_id(&self) -> &str {
+        &self.core.transport().options().instance_id
+    }
+
+    /// The underlying core, e.g. for its in-flight count.
+    pub fn core(&self) -> &RpcServerCore<RedisServerTransport> {
+        &self.core
+    }
+}
+
+/// Sleeps `d`, or less if `token` is cancelled.
+pub(crate) async fn sleep_or_cancel(d: Duration, token: &CancellationToken) {
+    tokio::select! {
+        () = tokio::time::sleep(d) => {}
+        () = token.cancelled() => {}
+    }
+}

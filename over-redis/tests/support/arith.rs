@@ -1,0 +1,136 @@
+//! The `arith` test service: one method per dispatcher outcome, plus slow and counting ones.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clamator_protocol::{Contract, HandlerError, Method, NotificationMethod, RpcError, Service};
+use serde::{Deserialize, Serialize, Serializer};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddParams {
+    pub a: i64,
+    pub b: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sum {
+    pub sum: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SlowParams {
+    pub a: i64,
+    pub b: i64,
+    pub ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+}
+
+/// A result that cannot be serialized: "Result validation failed".
+#[derive(Debug, Deserialize)]
+pub struct Unserializable {}
+
+impl Serialize for Unserializable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("not representable"))
+    }
+}
+
+pub const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
+pub const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
+pub const SLOW_ADD: Method<SlowParams, Sum> = Method::new("arith", "slowAdd");
+pub const FAIL: Method<Empty, Sum> = Method::new("arith", "fail");
+pub const BAD_RESULT: Method<Empty, Unserializable> = Method::new("arith", "badResult");
+pub const UNHANDLED: Method<Empty, Sum> = Method::new("arith", "unhandled");
+pub const RECORD: NotificationMethod<Note> = NotificationMethod::new("arith", "record");
+
+/// What the handlers report to the test.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    /// Handler executions started (all methods).
+    pub started: Arc<AtomicUsize>,
+    /// Notification texts, in arrival order.
+    pub notes: Option<mpsc::UnboundedSender<String>>,
+    /// Signalled when a slowAdd starts.
+    pub slow_started: Option<mpsc::UnboundedSender<()>>,
+}
+
+impl Probe {
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+}
+
+pub fn contract() -> Contract {
+    Contract::builder("arith")
+        .method(ADD)
+        .method(DIVIDE)
+        .method(SLOW_ADD)
+        .method(FAIL)
+        .method(BAD_RESULT)
+        .method(UNHANDLED)
+        .notification(RECORD)
+        .build()
+        .unwrap()
+}
+
+pub fn service(probe: Probe) -> Service {
+    let p1 = probe.clone();
+    let p2 = probe.clone();
+    let p3 = probe.clone();
+    let p4 = probe.clone();
+    let p5 = probe.clone();
+    let p6 = probe;
+    Service::builder(contract())
+        .handle(ADD, move |p: AddParams| {
+            p1.started.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, RpcError>(Sum { sum: p.a + p.b }) }
+        })
+        .handle(DIVIDE, move |p: AddParams| {
+            p2.started.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if p.b == 0 {
+                    return Err(RpcError::new(-32000, "division by zero"));
+                }
+                Ok(Sum { sum: p.a / p.b })
+            }
+        })
+        .handle(SLOW_ADD, move |p: SlowParams| {
+            p3.started.fetch_add(1, Ordering::SeqCst);
+            if let Some(tx) = &p3.slow_started {
+                let _ = tx.send(());
+            }
+            async move {
+                tokio::time::sleep(Duration::from_millis(p.ms)).await;
+                Ok::<_, RpcError>(Sum { sum: p.a + p.b })
+            }
+        })
+        .handle(FAIL, move |_: Empty| {
+            p4.started.fetch_add(1, Ordering::SeqCst);
+            async move { Err::<Sum, _>(HandlerError::internal("DiskError", "disk on fire")) }
+        })
+        .handle(BAD_RESULT, move |_: Empty| {
+            p5.started.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, RpcError>(Unserializable {}) }
+        })
+        .on_notification(RECORD, move |n: Note| {
+            p6.started.fetch_add(1, Ordering::SeqCst);
+            let tx = p6.notes.clone();
+            async move {
+                if let Some(tx) = tx {
+                    let _ = tx.send(n.text);
+                }
+            }
+        })
+        .build()
+        .unwrap()
+}

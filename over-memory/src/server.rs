@@ -44,7 +44,9 @@ impl ServerTransport for MemoryServerTransport {
             let name = dispatcher.service_name();
             if let Err(err) = self.bus.register(dispatcher) {
                 // Leave nothing half-started.
-                registered.iter().for_each(|s: &&str| self.bus.unregister(s));
+                registered
+                    .iter()
+                    .for_each(|s: &&str| self.bus.unregister(s));
                 return Err(err);
             }
             registered.push(name);

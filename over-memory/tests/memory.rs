@@ -133,7 +133,11 @@ fn rpc(err: Error) -> RpcError {
 #[tokio::test]
 async fn typed_call_round_trip() {
     let w = world().await;
-    let sum = w.client.call(ADD, &AddParams { a: 2.0, b: 3.0 }).await.unwrap();
+    let sum = w
+        .client
+        .call(ADD, &AddParams { a: 2.0, b: 3.0 })
+        .await
+        .unwrap();
     assert_eq!(sum, Sum { sum: 5.0 });
 }
 
@@ -141,7 +145,10 @@ async fn typed_call_round_trip() {
 async fn handler_rpc_error_reaches_the_caller_exactly() {
     let w = world().await;
     let err = w.client.call(DIVIDE, &AddParams { a: 1.0, b: 0.0 }).await;
-    assert_eq!(rpc(err.unwrap_err()), RpcError::new(-32000, "division by zero"));
+    assert_eq!(
+        rpc(err.unwrap_err()),
+        RpcError::new(-32000, "division by zero")
+    );
 }
 
 #[tokio::test]
@@ -180,11 +187,26 @@ async fn none_fields_are_omitted_on_the_wire_and_null_is_accepted() {
     let w = world().await;
     let seen = w.client.call(RAW_TYPED, &Ping { tag: None }).await.unwrap();
     assert_eq!(seen, json!({}), "None params field omitted");
-    let seen = w.client.call(RAW_TYPED, &Ping { tag: Some("x".into()) }).await;
+    let seen = w
+        .client
+        .call(
+            RAW_TYPED,
+            &Ping {
+                tag: Some("x".into()),
+            },
+        )
+        .await;
     assert_eq!(seen.unwrap(), json!({"tag":"x"}));
     for params in [json!({"tag": null}), json!({}), Value::Null] {
-        let result = w.client.call_raw("arith", "echoPing", params.clone(), None).await;
-        assert_eq!(result.unwrap(), json!({}), "null/absent accepted, None omitted: {params}");
+        let result = w
+            .client
+            .call_raw("arith", "echoPing", params.clone(), None)
+            .await;
+        assert_eq!(
+            result.unwrap(),
+            json!({}),
+            "null/absent accepted, None omitted: {params}"
+        );
     }
 }
 
@@ -194,13 +216,20 @@ async fn notifications_reach_the_handler_and_unknown_ones_vanish() {
     w.client.notify(PING, &Ping { tag: None }).await.unwrap();
     w.pinged.notified().await;
     assert_eq!(w.pings.load(Ordering::SeqCst), 1);
-    w.client.notify_raw("nobody", "ping", json!({})).await.unwrap();
+    w.client
+        .notify_raw("nobody", "ping", json!({}))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn call_times_out_with_the_peer_message() {
     let w = world().await;
-    let params = SlowAddParams { a: 1.0, b: 2.0, sleep_ms: 10_000 };
+    let params = SlowAddParams {
+        a: 1.0,
+        b: 2.0,
+        sleep_ms: 10_000,
+    };
     let err = w
         .client
         .call_with_timeout(SLOW_ADD, &params, Duration::from_millis(100))
@@ -221,8 +250,16 @@ async fn default_timeout_is_30s_and_configurable() {
     let client = bus.client().with_default_timeout(Duration::from_millis(50));
     client.start().await.unwrap();
     let start = tokio::time::Instant::now();
-    let params = SlowAddParams { a: 1.0, b: 2.0, sleep_ms: 60_000 };
-    assert!(client.call(SLOW_ADD, &params).await.unwrap_err().is_timeout());
+    let params = SlowAddParams {
+        a: 1.0,
+        b: 2.0,
+        sleep_ms: 60_000,
+    };
+    assert!(client
+        .call(SLOW_ADD, &params)
+        .await
+        .unwrap_err()
+        .is_timeout());
     assert_eq!(start.elapsed(), Duration::from_millis(50));
 }
 
@@ -238,7 +275,10 @@ async fn stop_rejects_pending_calls_with_transport_stopped() {
     }
     client.stop().await;
     let err = pending.await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::Stopped)), "{err:?}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::Stopped)),
+        "{err:?}"
+    );
     assert_eq!(err.to_string(), "transport stopped");
     w.gate.notify_one();
 }
@@ -247,18 +287,30 @@ async fn stop_rejects_pending_calls_with_transport_stopped() {
 async fn client_lifecycle_errors_match_the_peer() {
     let bus = MemoryBus::new();
     let client = bus.client();
-    let err = client.call_raw("arith", "add", json!({}), None).await.unwrap_err();
+    let err = client
+        .call_raw("arith", "add", json!({}), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "transport not started (state=idle)");
     client.start().await.unwrap();
     client.start().await.unwrap();
     assert_eq!(client.state(), State::Started);
     client.stop().await;
     client.stop().await;
-    let err = client.call_raw("arith", "add", json!({}), None).await.unwrap_err();
+    let err = client
+        .call_raw("arith", "add", json!({}), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "transport not started (state=stopped)");
-    let err = client.notify_raw("arith", "ping", json!({})).await.unwrap_err();
+    let err = client
+        .notify_raw("arith", "ping", json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "transport not started (state=stopped)");
-    assert_eq!(client.start().await.unwrap_err().to_string(), "client has been stopped");
+    assert_eq!(
+        client.start().await.unwrap_err().to_string(),
+        "client has been stopped"
+    );
     let never_started = bus.client();
     never_started.stop().await;
     assert_eq!(never_started.state(), State::Stopped);
@@ -272,7 +324,10 @@ async fn server_lifecycle_and_registration_rules() {
     server.register_service(arith_service(p, n, g)).unwrap();
     let (p, n, g) = Default::default();
     let dup = server.register_service(arith_service(p, n, g)).unwrap_err();
-    assert_eq!(dup.to_string(), "service \"arith\" already registered on this server");
+    assert_eq!(
+        dup.to_string(),
+        "service \"arith\" already registered on this server"
+    );
     server.start().await.unwrap();
     server.start().await.unwrap();
     let (p, n, g) = Default::default();
@@ -282,11 +337,17 @@ async fn server_lifecycle_and_registration_rules() {
     ));
     server.stop(Duration::from_secs(1)).await;
     server.stop(Duration::from_secs(1)).await;
-    assert_eq!(server.start().await.unwrap_err().to_string(), "server has been stopped");
+    assert_eq!(
+        server.start().await.unwrap_err().to_string(),
+        "server has been stopped"
+    );
     // Once stopped, nobody serves the service any more.
     let client = bus.client();
     client.start().await.unwrap();
-    let err = client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.unwrap_err();
+    let err = client
+        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
+        .await
+        .unwrap_err();
     assert_eq!(rpc(err), RpcError::method_not_found());
 }
 
@@ -297,10 +358,17 @@ async fn one_server_per_service_per_bus() {
     let (p, n, g) = Default::default();
     second.register_service(arith_service(p, n, g)).unwrap();
     let err = second.start().await.unwrap_err();
-    assert_eq!(err.to_string(), "service \"arith\" already registered on this bus");
+    assert_eq!(
+        err.to_string(),
+        "service \"arith\" already registered on this bus"
+    );
     assert_eq!(second.state(), State::Idle);
     // The first server is untouched.
-    assert!(w.client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.is_ok());
+    assert!(w
+        .client
+        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -319,7 +387,11 @@ async fn stop_drains_in_flight_handlers() {
         tokio::spawn(async move { server.stop(Duration::from_secs(60)).await })
     };
     // New work is refused while the running handler may finish.
-    while client.call(ADD, &AddParams { a: 1.0, b: 1.0 }).await.is_ok() {
+    while client
+        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
+        .await
+        .is_ok()
+    {
         tokio::task::yield_now().await;
     }
     assert!(!stopping.is_finished());
@@ -350,7 +422,17 @@ async fn ten_thousand_concurrent_calls() {
     let client = Arc::new(w.client);
     let calls = (0..10_000).map(|i| {
         let client = client.clone();
-        tokio::spawn(async move { client.call(ADD, &AddParams { a: i as f64, b: 1.0 }).await })
+        tokio::spawn(async move {
+            client
+                .call(
+                    ADD,
+                    &AddParams {
+                        a: i as f64,
+                        b: 1.0,
+                    },
+                )
+                .await
+        })
     });
     let calls: Vec<_> = calls.collect();
     for (i, call) in calls.into_iter().enumerate() {

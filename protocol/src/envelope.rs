@@ -211,7 +211,7 @@ impl Envelope {
         }
     }
 
-    /// The kind's name, as used in "unexpected response kind: <kind>".
+    /// The kind's name, as used in `unexpected response kind: <kind>`.
     pub fn kind(&self) -> &'static str {
         match self {
             Envelope::Request(_) => "request",

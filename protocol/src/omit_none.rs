@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn non_finite_floats_are_refused_not_nulled() {
         let err = super::to_value(&[1.0, f64::INFINITY]).unwrap_err();
-        assert!(err.to_string().contains("inf is not a JSON number"), "{err}");
+        assert!(
+            err.to_string().contains("inf is not a JSON number"),
+            "{err}"
+        );
         assert!(super::to_value(&f32::NAN).is_err());
         assert_eq!(super::to_value(&1.5f32).unwrap(), serde_json::json!(1.5));
     }

@@ -1,11 +1,13 @@
-//! `arith` and `notifications`, exactly as clamator's interop contracts declare them.
+//! `arith` and `notifications`, exactly as clamator's interop contracts declare them (spec
+//! §8.2), written once with the `service` macro. Their JSON Schemas hash to the values the
+//! TypeScript codegen computes (spec §8.4; checked in `tests/manifest.rs`).
 
+use clamator::{HandlerError, JsonSchema, RpcError};
 use serde::{Deserialize, Serialize};
 
-use clamator_protocol::{Contract, Error, Method, NotificationMethod};
-
 /// Params of `arith.add` and `arith.divide`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 pub struct AddParams {
     /// Left operand.
     pub a: f64,
@@ -14,7 +16,8 @@ pub struct AddParams {
 }
 
 /// Params of `arith.slowAdd`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 #[serde(rename_all = "camelCase")]
 pub struct SlowAddParams {
     /// Left operand.
@@ -26,57 +29,54 @@ pub struct SlowAddParams {
 }
 
 /// Result of `add` and `slowAdd`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 pub struct SumResult {
     /// `a + b`.
     pub sum: f64,
 }
 
 /// Result of `divide`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 pub struct QuotientResult {
     /// `a / b`.
     pub q: f64,
 }
 
 /// Params and result of `echoText`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 pub struct Text {
     /// Echoed unchanged.
     pub text: String,
 }
 
 /// Params of `notifications.ping`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(crate = "clamator::schemars")]
 pub struct PingParams {
     /// Optional tag; omitted when `None`.
     pub tag: Option<String>,
 }
 
-/// `arith.add`.
-pub const ADD: Method<AddParams, SumResult> = Method::new("arith", "add");
-/// `arith.slowAdd`.
-pub const SLOW_ADD: Method<SlowAddParams, SumResult> = Method::new("arith", "slowAdd");
-/// `arith.divide`.
-pub const DIVIDE: Method<AddParams, QuotientResult> = Method::new("arith", "divide");
-/// `arith.echoText`.
-pub const ECHO_TEXT: Method<Text, Text> = Method::new("arith", "echoText");
-/// `notifications.ping`.
-pub const PING: NotificationMethod<PingParams> = NotificationMethod::new("notifications", "ping");
-
-/// The `arith` contract.
-pub fn arith() -> Result<Contract, Error> {
-    Contract::builder("arith")
-        .method(ADD)
-        .method(DIVIDE)
-        .method(ECHO_TEXT)
-        .method(SLOW_ADD)
-        .build()
+/// The `arith` service.
+#[clamator::service(name = "arith")]
+pub trait Arith {
+    /// `arith.add`: a + b.
+    async fn add(&self, params: AddParams) -> Result<SumResult, HandlerError>;
+    /// `arith.divide`: a / b, or `-32000 division by zero`.
+    async fn divide(&self, params: AddParams) -> Result<QuotientResult, RpcError>;
+    /// `arith.echoText`: its text back.
+    async fn echo_text(&self, params: Text) -> Result<Text, HandlerError>;
+    /// `arith.slowAdd`: a + b after `sleepMs`.
+    async fn slow_add(&self, params: SlowAddParams) -> Result<SumResult, HandlerError>;
 }
 
-/// The `notifications` contract.
-pub fn notifications() -> Result<Contract, Error> {
-    Contract::builder("notifications")
-        .notification(PING)
-        .build()
+/// The `notifications` service.
+#[clamator::service(name = "notifications")]
+pub trait Notifications {
+    /// `notifications.ping`: counted, never answered.
+    #[clamator(notification)]
+    async fn ping(&self, params: PingParams);
 }

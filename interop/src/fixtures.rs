@@ -15,12 +15,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use clamator_over_memory::MemoryBus;
-use clamator_protocol::{
+use clamator::memory::MemoryBus;
+use clamator::{
     Envelope, HandlerError, Method, ProtocolError, Response, RpcError, Service, ServiceBuilder,
 };
 
-use crate::contracts;
+use crate::contracts::{ArithContract, NotificationsContract, PingParams};
 
 /// The folder holding the fixture files.
 pub fn fixtures_dir() -> PathBuf {
@@ -128,21 +128,21 @@ where
 }
 
 fn build_service(case: &DispatchCase) -> Result<Service, String> {
-    let e = |err: clamator_protocol::Error| err.to_string();
+    let e = |err: clamator::Error| err.to_string();
     match case.contract.as_str() {
         "arith" => {
-            let b = Service::builder(contracts::arith().map_err(e)?);
-            let b = attach(b, contracts::ADD, &case.handlers)?;
-            let b = attach(b, contracts::DIVIDE, &case.handlers)?;
-            let b = attach(b, contracts::ECHO_TEXT, &case.handlers)?;
-            let b = attach(b, contracts::SLOW_ADD, &case.handlers)?;
+            let b = Service::builder(ArithContract::contract());
+            let b = attach(b, ArithContract::ADD, &case.handlers)?;
+            let b = attach(b, ArithContract::DIVIDE, &case.handlers)?;
+            let b = attach(b, ArithContract::ECHO_TEXT, &case.handlers)?;
+            let b = attach(b, ArithContract::SLOW_ADD, &case.handlers)?;
             b.build().map_err(e)
         }
         "notifications" => {
-            let mut b = Service::builder(contracts::notifications().map_err(e)?);
+            let mut b = Service::builder(NotificationsContract::contract());
             if let Some(spec) = case.handlers.get("ping") {
                 let behaviour = parse_behaviour(spec)?;
-                b = b.on_notification(contracts::PING, move |p: contracts::PingParams| {
+                b = b.on_notification(NotificationsContract::PING, move |p: PingParams| {
                     let out = behave(&behaviour, json!({ "tag": p.tag })).map(drop);
                     async move { out }
                 });

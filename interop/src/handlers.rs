@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clamator_protocol::{RpcError, Service};
+use clamator::{HandlerError, RpcError, Service};
 
 use crate::contracts::{
-    self, AddParams, PingParams, QuotientResult, SlowAddParams, SumResult, Text,
+    AddParams, Arith, ArithContract, Notifications, NotificationsContract, PingParams,
+    QuotientResult, SlowAddParams, SumResult, Text,
 };
 
 /// What the servers report: handler invocations (`HANDLED:<n>`) and the last ping time.
@@ -21,53 +22,58 @@ pub struct Counters {
     pub pinged_at: AtomicI64,
 }
 
+/// Implements both interop services, counting every invocation.
+#[derive(Debug, Clone)]
+pub struct Drivers(pub Arc<Counters>);
+
+impl Drivers {
+    fn count(&self) {
+        self.0.handled.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Arith for Drivers {
+    async fn add(&self, p: AddParams) -> Result<SumResult, HandlerError> {
+        self.count();
+        Ok(SumResult { sum: p.a + p.b })
+    }
+
+    async fn divide(&self, p: AddParams) -> Result<QuotientResult, RpcError> {
+        self.count();
+        if p.b == 0.0 {
+            return Err(RpcError::new(-32000, "division by zero"));
+        }
+        Ok(QuotientResult { q: p.a / p.b })
+    }
+
+    async fn echo_text(&self, p: Text) -> Result<Text, HandlerError> {
+        self.count();
+        Ok(p)
+    }
+
+    async fn slow_add(&self, p: SlowAddParams) -> Result<SumResult, HandlerError> {
+        self.count();
+        tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
+        Ok(SumResult { sum: p.a + p.b })
+    }
+}
+
+impl Notifications for Drivers {
+    async fn ping(&self, _p: PingParams) {
+        self.count();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.0.pinged_at.store(now, Ordering::SeqCst);
+    }
+}
+
 /// The `arith` service with the interop handlers.
-pub fn arith(counters: Arc<Counters>) -> Result<Service, clamator_protocol::Error> {
-    let c = [
-        counters.clone(),
-        counters.clone(),
-        counters.clone(),
-        counters,
-    ];
-    let [c1, c2, c3, c4] = c;
-    Service::builder(contracts::arith()?)
-        .handle(contracts::ADD, move |p: AddParams| {
-            c1.handled.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, RpcError>(SumResult { sum: p.a + p.b }) }
-        })
-        .handle(contracts::SLOW_ADD, move |p: SlowAddParams| {
-            c2.handled.fetch_add(1, Ordering::SeqCst);
-            async move {
-                tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
-                Ok::<_, RpcError>(SumResult { sum: p.a + p.b })
-            }
-        })
-        .handle(contracts::DIVIDE, move |p: AddParams| {
-            c3.handled.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if p.b == 0.0 {
-                    return Err(RpcError::new(-32000, "division by zero"));
-                }
-                Ok(QuotientResult { q: p.a / p.b })
-            }
-        })
-        .handle(contracts::ECHO_TEXT, move |p: Text| {
-            c4.handled.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, RpcError>(p) }
-        })
-        .build()
+pub fn arith(counters: Arc<Counters>) -> Service {
+    ArithContract::service(Drivers(counters))
 }
 
 /// The `notifications` service with the interop handlers.
-pub fn notifications(counters: Arc<Counters>) -> Result<Service, clamator_protocol::Error> {
-    Service::builder(contracts::notifications()?)
-        .on_notification(contracts::PING, move |_p: PingParams| {
-            counters.handled.fetch_add(1, Ordering::SeqCst);
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            counters.pinged_at.store(now, Ordering::SeqCst);
-            async {}
-        })
-        .build()
+pub fn notifications(counters: Arc<Counters>) -> Service {
+    NotificationsContract::service(Drivers(counters))
 }

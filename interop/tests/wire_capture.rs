@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clamator::redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 use clamator_interop::fixtures::matches;
 use clamator_interop::handlers::{self, Counters};
 use clamator_interop::runner::env::RedisForTests;
-use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
@@ -168,10 +168,10 @@ async fn rust_writes_what_the_python_peer_writes() {
     .unwrap();
     let counters = Arc::new(Counters::default());
     server
-        .register_service(handlers::arith(counters.clone()).unwrap())
+        .register_service(handlers::arith(counters.clone()))
         .unwrap();
     server
-        .register_service(handlers::notifications(counters).unwrap())
+        .register_service(handlers::notifications(counters))
         .unwrap();
     server.start().await.unwrap();
     let client = RedisRpcClient::new(

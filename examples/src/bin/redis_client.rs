@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clamator_examples::arith::{self, AddParams, SlowAddParams, Text};
-use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
-use clamator_protocol::{Error, TransportError};
+use clamator::redis::{RedisClientOptions, RedisRpcClient};
+use clamator::{Error, TransportError};
+use clamator_examples::arith::{AddParams, ArithClient, SlowAddParams, Text};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,10 +20,12 @@ async fn main() -> Result<(), Error> {
         .init();
 
     let prefix = std::env::var("CLAMATOR_PREFIX").unwrap_or_else(|_| "demo".into());
-    let client = RedisRpcClient::new(RedisClientOptions::new(prefix))?;
+    let client = Arc::new(RedisRpcClient::new(RedisClientOptions::new(prefix))?);
     client.start().await?;
+    // The typed client the macro derived from the `Arith` trait.
+    let arith = ArithClient::new(client.clone());
 
-    match client.call(arith::ADD, &AddParams { a: 2.0, b: 3.0 }).await {
+    match arith.add(&AddParams { a: 2.0, b: 3.0 }).await {
         Ok(sum) => println!("arith.add(2, 3) = {}", sum.sum),
         Err(Error::Transport(TransportError::NoServer { service })) => {
             eprintln!("nobody serves \"{service}\" yet: start `cargo run -p clamator-examples --bin redis_server`");
@@ -33,37 +35,30 @@ async fn main() -> Result<(), Error> {
         Err(e) => return Err(e),
     }
 
-    match client
-        .call(arith::DIVIDE, &AddParams { a: 1.0, b: 0.0 })
-        .await
-    {
+    match arith.divide(&AddParams { a: 1.0, b: 0.0 }).await {
         Err(Error::Rpc(e)) => println!("arith.divide(1, 0) -> error {}: {}", e.code, e.message),
         other => println!("arith.divide(1, 0) -> unexpected {other:?}"),
     }
 
-    let echo = client
-        .call(
-            arith::ECHO_TEXT,
-            &Text {
-                text: "héllo, wörld".into(),
-            },
-        )
+    let echo = arith
+        .echo_text(&Text {
+            text: "héllo, wörld".into(),
+        })
         .await?;
     println!("arith.echoText -> {:?}", echo.text);
 
     // Ten slow calls at once: the server runs them concurrently (~200 ms in total, not 2 s).
-    let client = Arc::new(client);
     let started = std::time::Instant::now();
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..10 {
-        let client = client.clone();
+        let arith = ArithClient::new(client.clone());
         calls.spawn(async move {
             let p = SlowAddParams {
                 a: f64::from(i),
                 b: 1.0,
                 sleep_ms: 200,
             };
-            client.call(arith::SLOW_ADD, &p).await
+            arith.slow_add(&p).await
         });
     }
     while let Some(r) = calls.join_next().await {
@@ -75,9 +70,8 @@ async fn main() -> Result<(), Error> {
     );
 
     // A call whose caller gives up: the server will skip it if it has not started it yet.
-    let quick = client
-        .call_with_timeout(
-            arith::SLOW_ADD,
+    let quick = arith
+        .slow_add_with_timeout(
             &SlowAddParams {
                 a: 1.0,
                 b: 1.0,

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use clamator_examples::arith;
-use clamator_over_redis::{RedisRpcServer, RedisServerOptions};
-use clamator_protocol::Error;
+use clamator::redis::{RedisRpcServer, RedisServerOptions};
+use clamator::Error;
+use clamator_examples::arith::{ArithContract, Calculator};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let options =
         RedisServerOptions::new(&prefix).with_handler_timeout(Some(Duration::from_secs(30)));
     let server = RedisRpcServer::new(options)?;
-    server.register_service(arith::service()?)?;
+    server.register_service(ArithContract::service(Calculator))?;
     server.start().await?;
     eprintln!(
         "serving arith on {prefix}:cmds:arith as consumer arith:{} (Ctrl-C to stop)",

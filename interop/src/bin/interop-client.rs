@@ -9,8 +9,8 @@
 use std::io::Read;
 use std::time::Duration;
 
-use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
-use clamator_protocol::Error;
+use clamator::redis::{RedisClientOptions, RedisRpcClient};
+use clamator::Error;
 use futures_util::future::join_all;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clamator::redis::{RedisRpcServer, RedisServerOptions};
 use clamator_interop::handlers::{arith, notifications, Counters};
-use clamator_over_redis::{RedisRpcServer, RedisServerOptions};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -43,8 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = RedisRpcServer::new(options)?;
     let counters = Arc::new(Counters::default());
     let service = match config.contract.as_str() {
-        "arith" => arith(counters.clone())?,
-        "notifications" => notifications(counters.clone())?,
+        "arith" => arith(counters.clone()),
+        "notifications" => notifications(counters.clone()),
         other => return Err(format!("unknown contract {other:?}").into()),
     };
     server.register_service(service)?;

@@ -9,7 +9,6 @@
 #![warn(missing_docs)]
 
 mod expand;
-mod names;
 
 use proc_macro::TokenStream;
 

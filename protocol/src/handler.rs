@@ -167,23 +167,7 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<R, E>> + Send + 'static,
     {
         self.check(method.service(), method.name(), MethodKind::Request);
-        let erased: ErasedHandler = Arc::new(move |params: &Value| {
-            let fut = match decode_params::<P>(params) {
-                Ok(p) => handler(p),
-                Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
-            };
-            async move {
-                match guarded(fut).await {
-                    Ok(Ok(result)) => match encode_result(&result) {
-                        Ok(value) => HandlerOutcome::Success(value),
-                        Err(data) => HandlerOutcome::ResultInvalid(data),
-                    },
-                    Ok(Err(err)) => failed(err.into()),
-                    Err(panic) => panic,
-                }
-            }
-            .boxed()
-        });
+        let erased = erase(handler, finish_typed::<R, E>);
         self.handlers.insert(method.name(), erased);
         self
     }
@@ -201,26 +185,7 @@ impl ServiceBuilder {
         Fut: Future<Output = Result<Value, E>> + Send + 'static,
     {
         self.check(method.service(), method.name(), MethodKind::Request);
-        let erased: ErasedHandler = Arc::new(move |params: &Value| {
-            let fut = match decode_params::<P>(params) {
-                Ok(p) => handler(p),
-                Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
-            };
-            async move {
-                match guarded(fut).await {
-                    Ok(Ok(json)) => match decode::<R>(&json) {
-                        Ok(result) => match encode_result(&result) {
-                            Ok(value) => HandlerOutcome::Success(value),
-                            Err(data) => HandlerOutcome::ResultInvalid(data),
-                        },
-                        Err(data) => HandlerOutcome::ResultInvalid(data),
-                    },
-                    Ok(Err(err)) => failed(err.into()),
-                    Err(panic) => panic,
-                }
-            }
-            .boxed()
-        });
+        let erased = erase(handler, finish_json::<R, E>);
         self.handlers.insert(method.name(), erased);
         self
     }
@@ -239,22 +204,7 @@ impl ServiceBuilder {
         Fut: Future<Output = O> + Send + 'static,
     {
         self.check(method.service(), method.name(), MethodKind::Notification);
-        let erased: ErasedHandler = Arc::new(move |params: &Value| {
-            let fut = match decode_params::<P>(params) {
-                Ok(p) => handler(p),
-                Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
-            };
-            async move {
-                match guarded(fut).await {
-                    Ok(out) => match out.into_result() {
-                        Ok(()) => HandlerOutcome::Success(Value::Null),
-                        Err(err) => failed(err),
-                    },
-                    Err(panic) => panic,
-                }
-            }
-            .boxed()
-        });
+        let erased = erase(handler, finish_notification::<O>);
         self.handlers.insert(method.name(), erased);
         self
     }
@@ -304,6 +254,58 @@ impl NotificationOutput for () {
 impl<E: Into<HandlerError> + Send + 'static> NotificationOutput for Result<(), E> {
     fn into_result(self) -> Result<(), HandlerError> {
         self.map_err(Into::into)
+    }
+}
+
+/// Type-erases a handler: params are decoded into `P` (or answered -32602), the handler runs
+/// under panic protection, and `finish` turns its output into an outcome.
+fn erase<P, F, Fut>(handler: F, finish: fn(Fut::Output) -> HandlerOutcome) -> ErasedHandler
+where
+    P: DeserializeOwned + Send + 'static,
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+{
+    Arc::new(move |params: &Value| {
+        let fut = match decode_params::<P>(params) {
+            Ok(p) => handler(p),
+            Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
+        };
+        async move {
+            match guarded(fut).await {
+                Ok(output) => finish(output),
+                Err(panic) => panic,
+            }
+        }
+        .boxed()
+    })
+}
+
+fn finish_typed<R: Serialize, E: Into<HandlerError>>(output: Result<R, E>) -> HandlerOutcome {
+    match output {
+        Ok(result) => match encode_result(&result) {
+            Ok(value) => HandlerOutcome::Success(value),
+            Err(data) => HandlerOutcome::ResultInvalid(data),
+        },
+        Err(err) => failed(err.into()),
+    }
+}
+
+fn finish_json<R, E>(output: Result<Value, E>) -> HandlerOutcome
+where
+    R: Serialize + DeserializeOwned,
+    E: Into<HandlerError>,
+{
+    match output.map(|json| decode::<R>(&json)) {
+        Ok(Ok(result)) => finish_typed::<R, E>(Ok(result)),
+        Ok(Err(data)) => HandlerOutcome::ResultInvalid(data),
+        Err(err) => failed(err.into()),
+    }
+}
+
+fn finish_notification<O: NotificationOutput>(output: O) -> HandlerOutcome {
+    match output.into_result() {
+        Ok(()) => HandlerOutcome::Success(Value::Null),
+        Err(err) => failed(err),
     }
 }
 

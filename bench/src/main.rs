@@ -31,7 +31,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clamator_interop::contracts::{AddParams, Text, ADD, ECHO_TEXT};
+use clamator_interop::contracts::{AddParams, ArithContract, Text};
 use clamator_interop::handlers::{self, Counters};
 use clamator_over_memory::{MemoryBus, MemoryRpcClient, MemoryRpcServer};
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
@@ -68,6 +68,9 @@ struct Cli {
     /// Run only these workloads (comma-separated names, e.g. add_c128,mem_add_c1).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Sides to run (floor, rust, python); all by default. For profiling one side at a time.
+    #[arg(long, value_delimiter = ',')]
+    sides: Vec<String>,
     /// Measured seconds per workload (overrides the mode's default).
     #[arg(long)]
     duration: Option<f64>,
@@ -77,6 +80,13 @@ struct Cli {
     /// Tokio worker threads of each Rust server process (1 = current-thread runtime).
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
+    /// `RedisServerOptions::read_count` of the Rust servers (default: the library's, 16).
+    #[arg(long)]
+    server_read_count: Option<usize>,
+    /// `RedisServerOptions::max_concurrent_handlers` of the Rust servers (default: the
+    /// library's, 64).
+    #[arg(long)]
+    server_max_handlers: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +100,10 @@ enum Cmd {
         prefix: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        #[arg(long)]
+        read_count: Option<usize>,
+        #[arg(long)]
+        max_handlers: Option<usize>,
     },
     /// Serve the raw floor until stdin closes.
     #[command(hide = true)]
@@ -125,10 +139,25 @@ async fn stdin_closed() {
     }
 }
 
-fn serve(url: &str, prefix: &str, threads: usize) -> Result<(), BoxError> {
-    runtime(threads)?.block_on(async {
-        let server = RedisRpcServer::new(RedisServerOptions::new(prefix).with_redis_url(url))?;
-        server.register_service(handlers::arith(Arc::new(Counters::default()))?)?;
+/// Tuning of the Rust servers; `None` keeps the library's default.
+#[derive(Debug, Clone, Copy)]
+struct ServerTuning {
+    threads: usize,
+    read_count: Option<usize>,
+    max_handlers: Option<usize>,
+}
+
+fn serve(url: &str, prefix: &str, tuning: ServerTuning) -> Result<(), BoxError> {
+    runtime(tuning.threads)?.block_on(async {
+        let mut opts = RedisServerOptions::new(prefix).with_redis_url(url);
+        if let Some(n) = tuning.read_count {
+            opts = opts.with_read_count(n);
+        }
+        if let Some(n) = tuning.max_handlers {
+            opts = opts.with_max_concurrent_handlers(n);
+        }
+        let server = RedisRpcServer::new(opts)?;
+        server.register_service(handlers::arith(Arc::new(Counters::default())))?;
         server.start().await?;
         println!("READY");
         stdin_closed().await;
@@ -161,18 +190,16 @@ fn workloads(cli: &Cli) -> Vec<Workload> {
     ];
     all.into_iter()
         .filter(|(name, ..)| cli.only.is_empty() || cli.only.iter().any(|o| o == name))
-        .map(
-            |(name, transport, method, payload, concurrency)| Workload {
-                name: name.to_owned(),
-                transport,
-                method,
-                payload,
-                concurrency,
-                warmup_s,
-                duration_s,
-                max_calls: 5_000_000,
-            },
-        )
+        .map(|(name, transport, method, payload, concurrency)| Workload {
+            name: name.to_owned(),
+            transport,
+            method,
+            payload,
+            concurrency,
+            warmup_s,
+            duration_s,
+            max_calls: 5_000_000,
+        })
         .collect()
 }
 
@@ -191,13 +218,15 @@ impl RustSide {
         let raw = RawClient::start(&redis::Client::open(url)?, PREFIX_RAW).await?;
         let bus = MemoryBus::new();
         let mem_server = bus.server();
-        mem_server.register_service(handlers::arith(Arc::new(Counters::default()))?)?;
+        mem_server.register_service(handlers::arith(Arc::new(Counters::default())))?;
         mem_server.start().await?;
         let mem_client = bus.client();
         mem_client.start().await?;
         // Sanity: every path answers correctly before anything is timed.
         let p = AddParams { a: 1.0, b: 2.0 };
-        if lib.call(ADD, &p).await?.sum != 3.0 || mem_client.call(ADD, &p).await?.sum != 3.0 {
+        if lib.call(ArithContract::ADD, &p).await?.sum != 3.0
+            || mem_client.call(ArithContract::ADD, &p).await?.sum != 3.0
+        {
             return Err("wrong sum".into());
         }
         raw.call("add", r#"{"a":1,"b":2}"#).await?;
@@ -222,25 +251,39 @@ impl RustSide {
         match (side, w.transport, w.method) {
             (Side::Floor, ..) => load::run(w, || self.raw.call(method, &params_json)).await,
             (_, Transport::Redis, Call::Add) => {
-                load::run(w, || async { self.lib.call(ADD, &add).await.map(drop).map_err(err) })
-                    .await
+                load::run(w, || async {
+                    self.lib
+                        .call(ArithContract::ADD, &add)
+                        .await
+                        .map(drop)
+                        .map_err(err)
+                })
+                .await
             }
             (_, Transport::Redis, Call::Echo) => {
                 load::run(w, || async {
-                    self.lib.call(ECHO_TEXT, &text).await.map(drop).map_err(err)
+                    self.lib
+                        .call(ArithContract::ECHO_TEXT, &text)
+                        .await
+                        .map(drop)
+                        .map_err(err)
                 })
                 .await
             }
             (_, Transport::Memory, Call::Add) => {
                 load::run(w, || async {
-                    self.mem_client.call(ADD, &add).await.map(drop).map_err(err)
+                    self.mem_client
+                        .call(ArithContract::ADD, &add)
+                        .await
+                        .map(drop)
+                        .map_err(err)
                 })
                 .await
             }
             (_, Transport::Memory, Call::Echo) => {
                 load::run(w, || async {
                     self.mem_client
-                        .call(ECHO_TEXT, &text)
+                        .call(ArithContract::ECHO_TEXT, &text)
                         .await
                         .map(drop)
                         .map_err(err)
@@ -343,6 +386,12 @@ fn start_servers(
     let mut rs = Command::new(&exe);
     rs.args(["serve", "--url", url, "--prefix", PREFIX_RUST, "--threads"])
         .arg(cli.server_threads.to_string());
+    if let Some(n) = cli.server_read_count {
+        rs.arg("--read-count").arg(n.to_string());
+    }
+    if let Some(n) = cli.server_max_handlers {
+        rs.arg("--max-handlers").arg(n.to_string());
+    }
     let mut raw = Command::new(&exe);
     raw.args(["raw-serve", "--url", url, "--prefix", PREFIX_RAW]);
     let mut out = vec![
@@ -419,11 +468,14 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
             pool = Some(start_servers(cli, &url, python.as_ref())?);
         }
         let mut got = BTreeMap::new();
-        if w.transport == Transport::Redis {
+        let wanted = |s: &str| cli.sides.is_empty() || cli.sides.iter().any(|x| x == s);
+        if w.transport == Transport::Redis && wanted("floor") {
             got.insert(Side::Floor, rt.block_on(side.run(w, Side::Floor)));
         }
-        got.insert(Side::Rust, rt.block_on(side.run(w, Side::Rust)));
-        if let Some(pc) = py_client.as_mut() {
+        if wanted("rust") {
+            got.insert(Side::Rust, rt.block_on(side.run(w, Side::Rust)));
+        }
+        if let Some(pc) = py_client.as_mut().filter(|_| wanted("python")) {
             pc.send_line(&serde_json::to_string(w)?)?;
             let budget = Duration::from_secs_f64(w.warmup_s + w.duration_s + 120.0);
             let line = pc.next_line(budget)?;
@@ -506,7 +558,17 @@ fn main() {
             url,
             prefix,
             threads,
-        }) => serve(url, prefix, *threads),
+            read_count,
+            max_handlers,
+        }) => serve(
+            url,
+            prefix,
+            ServerTuning {
+                threads: *threads,
+                read_count: *read_count,
+                max_handlers: *max_handlers,
+            },
+        ),
         Some(Cmd::RawServe { url, prefix }) => raw_serve(url, prefix),
         None => run(&cli),
     };

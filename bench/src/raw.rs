@@ -89,7 +89,9 @@ fn field<'a>(fields: &'a [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
 /// A connection without response timeout, for `BLOCK` reads.
 async fn blocking_conn(client: &redis::Client) -> redis::RedisResult<MultiplexedConnection> {
     let cfg = AsyncConnectionConfig::new().set_response_timeout(None);
-    client.get_multiplexed_async_connection_with_config(&cfg).await
+    client
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await
 }
 
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
@@ -116,7 +118,11 @@ impl RawClient {
             let mut last = "0-0".to_owned();
             loop {
                 let mut cmd = redis::cmd("XREAD");
-                cmd.arg("BLOCK").arg(1000).arg("STREAMS").arg(&rs).arg(&last);
+                cmd.arg("BLOCK")
+                    .arg(1000)
+                    .arg("STREAMS")
+                    .arg(&rs)
+                    .arg(&last);
                 let Ok(v) = cmd.query_async::<Value>(&mut rconn).await else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
@@ -145,8 +151,9 @@ impl RawClient {
     /// One call: `params_json` is the params object's JSON text.
     pub async fn call(&self, method: &str, params_json: &str) -> Result<(), String> {
         let corr = self.next.fetch_add(1, Ordering::Relaxed);
-        let envelope =
-            format!(r#"{{"jsonrpc":"2.0","id":"{corr}","method":"arith.{method}","params":{params_json}}}"#);
+        let envelope = format!(
+            r#"{{"jsonrpc":"2.0","id":"{corr}","method":"arith.{method}","params":{params_json}}}"#
+        );
         let (tx, rx) = oneshot::channel();
         lock(&self.waiters).insert(corr, tx);
         let mut cmd = redis::cmd("XADD");

@@ -93,9 +93,24 @@ pub const LAYOUT: &[(&str, &str, Metric, bool)] = &[
     ("add c=128", "add_c128", Metric::CallsPerS, true),
     ("add c=1024", "add_c1024", Metric::CallsPerS, true),
     ("add c=128 p50", "add_c128", Metric::P50Ms, true),
-    ("echoText 1 KiB c=16", "echo_1k_c16", Metric::CallsPerS, true),
-    ("echoText 64 KiB c=16", "echo_64k_c16", Metric::CallsPerS, true),
-    ("2 servers, add c=128", "pool2_add_c128", Metric::CallsPerS, true),
+    (
+        "echoText 1 KiB c=16",
+        "echo_1k_c16",
+        Metric::CallsPerS,
+        true,
+    ),
+    (
+        "echoText 64 KiB c=16",
+        "echo_64k_c16",
+        Metric::CallsPerS,
+        true,
+    ),
+    (
+        "2 servers, add c=128",
+        "pool2_add_c128",
+        Metric::CallsPerS,
+        true,
+    ),
     ("memory add c=1", "mem_add_c1", Metric::CallsPerS, false),
     ("memory add c=128", "mem_add_c128", Metric::CallsPerS, false),
     ("memory add c=1 p50", "mem_add_c1", Metric::P50Ms, false),
@@ -224,10 +239,7 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
         .min_by(|a, b| a.0.total_cmp(&b.0));
     out.push(Target {
         target: "within 2× of the raw floor (every Redis row: lib/floor ≥ 0.5)".into(),
-        measured: worst.map_or_else(
-            || "n/a".into(),
-            |(v, l)| format!("worst {v:.2}× ({l})"),
-        ),
+        measured: worst.map_or_else(|| "n/a".into(), |(v, l)| format!("worst {v:.2}× ({l})")),
         met: worst.is_some_and(|(v, _)| v >= 0.5),
     });
     out

@@ -1,6 +1,8 @@
 //! Client side: looks the service up on the bus and runs its dispatcher as a task.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use clamator_protocol::{
@@ -18,8 +20,9 @@ const IDLE: u8 = 0;
 const STARTED: u8 = 1;
 const STOPPED: u8 = 2;
 
-/// Hands envelopes to the bus's dispatchers. Each call's handler runs in its own task, so a
-/// caller that times out does not cancel the server's work (as with a remote server).
+/// Hands envelopes to the bus's dispatchers. A handler that completes on its first poll runs
+/// inline; one that waits continues in its own task, so a caller that times out does not cancel
+/// the server's work (as with a remote server).
 #[derive(Debug)]
 pub struct MemoryClientTransport {
     bus: MemoryBus,
@@ -65,7 +68,15 @@ impl ClientTransport for MemoryClientTransport {
                 outcome: Err(RpcError::method_not_found()),
             });
         };
-        let handler = tokio::spawn(dispatcher.dispatch(Envelope::Request(request)));
+        // Most handlers finish without waiting: run the first poll inline and spawn only what
+        // is still pending. Once spawned, a caller that times out cannot cancel the work (as
+        // with a remote server).
+        let mut dispatch = Box::pin(dispatcher.dispatch(Envelope::Request(request)));
+        let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
+        if let Poll::Ready(response) = first {
+            return response.ok_or_else(|| TransportError::NoResponse.into());
+        }
+        let handler = tokio::spawn(dispatch);
         let reply = tokio::select! {
             reply = tokio::time::timeout(timeout, handler) => reply,
             () = self.stopped.cancelled() => return Err(TransportError::Stopped.into()),

@@ -166,6 +166,7 @@ pub(crate) async fn finish(ctx: &ServiceCtx, id: &str, reply: Option<(String, St
                     bump(&ctx.shared.stats.replies);
                 }
                 bump(&ctx.shared.stats.acked);
+                ctx.note_acked();
                 return;
             }
             Err(e) if !is_connection_error(&e) => {
@@ -177,6 +178,7 @@ pub(crate) async fn finish(ctx: &ServiceCtx, id: &str, reply: Option<(String, St
                 add_ack(&mut ack, ctx, id);
                 if ctx.shared.conn.pipe::<()>(&ack).await.is_ok() {
                     bump(&ctx.shared.stats.acked);
+                    ctx.note_acked();
                 }
                 return;
             }
@@ -212,15 +214,12 @@ pub(crate) fn add_reply(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, to: &str, 
     }
 }
 
-/// `XACK`, then `XDEL` when no other group reads this stream (else the maintenance trim removes
-/// the entry once every group is past it).
+/// `XACK`. The entry itself is removed by the maintenance trim (`XTRIM MINID`) once every group
+/// is past it: one trim per batch is far cheaper than an `XDEL` per entry.
 pub(crate) fn add_ack(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, id: &str) {
     pipe.cmd("XACK")
         .arg(&ctx.stream)
         .arg(&ctx.group)
         .arg(id)
         .ignore();
-    if ctx.sole_group.load(std::sync::atomic::Ordering::Relaxed) {
-        pipe.cmd("XDEL").arg(&ctx.stream).arg(id).ignore();
-    }
 }

@@ -29,12 +29,16 @@ pub(crate) async fn maintenance_loop(ctx: Arc<ServiceCtx>, stop: CancellationTok
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut reclaim = tokio::time::interval(opts.effective_reclaim_interval());
     reclaim.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut trim = tokio::time::interval(opts.trim_interval);
+    trim.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut backoff = Backoff::default();
     loop {
         let result = tokio::select! {
             () = stop.cancelled() => break,
             _ = refresh.tick() => refresh_running(&ctx).await,
-            _ = reclaim.tick() => reclaim_and_tidy(&ctx).await,
+            _ = reclaim.tick() => reclaim_and_resync(&ctx).await,
+            _ = trim.tick() => trim_acknowledged(&ctx).await,
+            () = ctx.trim_wanted.notified() => trim_acknowledged(&ctx).await,
         };
         match result {
             Ok(()) => backoff.reset(),
@@ -68,11 +72,10 @@ async fn refresh_running(ctx: &ServiceCtx) -> Result<(), RedisError> {
     Ok(())
 }
 
-async fn reclaim_and_tidy(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
+async fn reclaim_and_resync(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
     if !ctx.run.intake.is_cancelled() {
         reclaim(ctx).await?;
     }
-    trim_acknowledged(ctx).await?;
     ctx.shared.sync_clock().await
 }
 
@@ -222,18 +225,23 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
 }
 
 /// `XTRIM <stream> MINID <id>` below the oldest entry any group still needs (its oldest pending
-/// entry, or its last delivered one): removes what peers acknowledged without deleting, never an
-/// undelivered or pending entry.
+/// entry, or the one after its last delivered entry): removes acknowledged entries, ours and
+/// peers', never an undelivered or pending one.
 async fn trim_acknowledged(ctx: &ServiceCtx) -> Result<(), RedisError> {
+    ctx.acked_since_trim
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     let groups = check_groups(ctx).await?;
     if groups.is_empty() {
         return Ok(());
     }
     let mut threshold: Option<(u64, u64)> = None;
     for g in groups {
-        let Some(mut needed) = entry::parse_id(&g.last_delivered_id) else {
+        let Some((ms, seq)) = entry::parse_id(&g.last_delivered_id) else {
             return Ok(()); // unknown shape: trim nothing
         };
+        // Everything up to the last delivered entry was delivered; with nothing pending it was
+        // also acknowledged, so the first entry still needed is the next one.
+        let mut needed = (ms, seq.saturating_add(1));
         if g.pending > 0 {
             let summary: Value = ctx
                 .shared
@@ -265,8 +273,7 @@ async fn trim_acknowledged(ctx: &ServiceCtx) -> Result<(), RedisError> {
     }
 }
 
-/// `XINFO GROUPS`: the stream's groups; also records whether ours is the only one (then
-/// acknowledged entries may be deleted at once). A missing stream has no groups.
+/// `XINFO GROUPS`: the stream's groups. A missing stream has no groups.
 pub(crate) async fn check_groups(ctx: &ServiceCtx) -> Result<Vec<entry::GroupInfo>, RedisError> {
     let info: Value = match ctx
         .shared
@@ -279,9 +286,5 @@ pub(crate) async fn check_groups(ctx: &ServiceCtx) -> Result<Vec<entry::GroupInf
         Err(e) if !crate::connection::is_connection_error(&e) => Value::Array(Vec::new()),
         Err(e) => return Err(e),
     };
-    let groups = entry::groups(&info);
-    let sole = groups.len() == 1 && groups[0].name == ctx.group;
-    ctx.sole_group
-        .store(sole, std::sync::atomic::Ordering::Relaxed);
-    Ok(groups)
+    Ok(entry::groups(&info))
 }

@@ -6,7 +6,7 @@ mod handle;
 mod maintenance;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -86,15 +86,28 @@ pub(crate) struct ServiceCtx {
     running: Mutex<HashSet<String>>,
     /// `CLIENT ID` of the blocking read connection, for `CLIENT UNBLOCK` on close (0: none).
     pub(crate) reader_client_id: AtomicI64,
-    /// True once the stream is known to have no consumer group but ours: only then may an
-    /// acknowledged entry be deleted at once (another group may not have read it yet).
-    pub(crate) sole_group: AtomicBool,
+    /// Entries acknowledged since the last trim; at [`TRIM_BATCH`] the maintenance loop is
+    /// woken to trim at once instead of waiting for its timer.
+    pub(crate) acked_since_trim: AtomicUsize,
+    /// Wakes the maintenance loop for a trim.
+    pub(crate) trim_wanted: tokio::sync::Notify,
 }
+
+/// Acknowledged entries that trigger a trim before the trim interval elapses, bounding how
+/// many acknowledged entries a busy stream holds.
+pub(crate) const TRIM_BATCH: usize = 1024;
 
 impl ServiceCtx {
     /// Records an entry as taken; false if it already is.
     pub(crate) fn mark_running(&self, id: &str) -> bool {
         self.running_set().insert(id.to_owned())
+    }
+
+    /// Counts an acknowledged entry; every [`TRIM_BATCH`] of them asks for a trim.
+    pub(crate) fn note_acked(&self) {
+        if self.acked_since_trim.fetch_add(1, Ordering::Relaxed) + 1 == TRIM_BATCH {
+            self.trim_wanted.notify_one();
+        }
     }
 
     pub(crate) fn unmark_running(&self, id: &str) {
@@ -213,7 +226,8 @@ impl ServerTransport for RedisServerTransport {
                     slots: Arc::new(Semaphore::new(opts.max_concurrent_handlers)),
                     running: Mutex::new(HashSet::new()),
                     reader_client_id: AtomicI64::new(0),
-                    sole_group: AtomicBool::new(false),
+                    acked_since_trim: AtomicUsize::new(0),
+                    trim_wanted: tokio::sync::Notify::new(),
                     dispatcher,
                 })
             })
@@ -223,8 +237,6 @@ impl ServerTransport for RedisServerTransport {
             ctx.create_group(&opts.group_start_id)
                 .await
                 .map_err(|e| TransportError::backend("xgroup create failed", e))?;
-            // Best effort: until known, acknowledged entries are trimmed later, not deleted.
-            let _ = maintenance::check_groups(ctx).await;
         }
         if let Err(e) = self.shared.sync_clock().await {
             tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");

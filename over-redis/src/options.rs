@@ -81,8 +81,8 @@ pub struct RedisServerOptions {
     pub max_deliveries: u64,
     /// `MAXLEN ~` on dead-letter streams. Default 10 000.
     pub dead_letter_max_len: usize,
-    /// Most entries fetched per read (further limited by free handler slots). Default 128 (the
-    /// peer reads 16; larger batches halve the reads per call under load).
+    /// Most entries fetched per read (further limited by free handler slots). Default 16 (peer):
+    /// larger batches save reads under load but let one server of a pool grab a whole burst.
     pub read_count: usize,
     /// `BLOCK` of the command reads. Default 1 000 ms (peer).
     pub block: Duration,
@@ -109,7 +109,7 @@ impl RedisServerOptions {
             handler_timeout: None,
             max_deliveries: 5,
             dead_letter_max_len: 10_000,
-            read_count: 128,
+            read_count: 16,
             block: Duration::from_millis(1_000),
             command_timeout: Duration::from_secs(10),
         }

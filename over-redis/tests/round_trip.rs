@@ -241,24 +241,21 @@ async fn two_servers_share_the_work_fairly() {
     let s1 = start_server(&keys, p1.clone(), |o| o).await;
     let s2 = start_server(&keys, p2.clone(), |o| o).await;
     let client = start_client(&keys, |o| o).await;
-    for wave in 0..10 {
+    // Four callers, each making 50 calls one after another: a steady load, as a pool sees it.
+    let callers = (0..4).map(|caller| {
         let client = &client;
-        let calls = (0..20).map(|i| async move {
-            client
-                .call(
-                    arith::SLOW_ADD,
-                    &SlowParams {
-                        a: wave,
-                        b: i,
-                        ms: 5,
-                    },
-                )
-                .await
-        });
-        for r in futures_util::future::join_all(calls).await {
-            r.unwrap();
+        async move {
+            for i in 0..50 {
+                let params = SlowParams {
+                    a: caller,
+                    b: i,
+                    ms: 5,
+                };
+                client.call(arith::SLOW_ADD, &params).await.unwrap();
+            }
         }
-    }
+    });
+    futures_util::future::join_all(callers).await;
     let (n1, n2) = (p1.started(), p2.started());
     println!("fairness: server 1 ran {n1}, server 2 ran {n2} of 200");
     assert_eq!(n1 + n2, 200);

@@ -149,42 +149,83 @@ fn caller_gave_up(ctx: &ServiceCtx, entry: &StreamEntry) -> bool {
     ctx.shared.redis_now_ms() > written_ms.saturating_add(timeout_ms)
 }
 
-/// Writes the reply (if any) then acknowledges and deletes the entry, in one pipeline: Redis
-/// runs them in order, so the ack never precedes the reply. Retries connection failures with
-/// backoff; on giving up the entry stays pending and is reclaimed later.
+/// Writes the reply (if any), then acknowledges the entry. Entries finishing together are
+/// committed together by the service's finisher (see [`super::finisher`]); this waits until
+/// the entry is committed (or given up on, leaving it pending to be reclaimed).
 pub(crate) async fn finish(ctx: &ServiceCtx, id: &str, reply: Option<(String, String)>) {
-    let mut pipe = redis::pipe();
-    if let Some((to, json)) = &reply {
-        add_reply(&mut pipe, ctx, to, json);
+    let job = Finished {
+        id: id.to_owned(),
+        reply,
+    };
+    match ctx.finisher.submit(job) {
+        Ok(committed) => {
+            let _ = committed.await;
+        }
+        // No finisher (it only stops with the service): commit alone.
+        Err(job) => commit(ctx, std::slice::from_ref(&job)).await,
     }
-    add_ack(&mut pipe, ctx, id);
+}
+
+/// An entry whose outcome is known: its reply (stream, JSON) if it gets one.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) id: String,
+    pub(crate) reply: Option<(String, String)>,
+}
+
+/// One pipeline for a batch: every reply (`XADD` + `PEXPIRE`), then one `XACK` for all ids.
+/// Redis runs a pipeline in order, so no entry is acknowledged before its reply is written.
+/// Connection failures are retried with backoff; on giving up the entries stay pending and are
+/// reclaimed later. Any other error (e.g. `WRONGTYPE` on a bogus `reply-to`) is isolated by
+/// committing the entries one by one; an entry whose reply cannot be written is acknowledged
+/// without it, so it does not come back forever.
+pub(crate) async fn commit(ctx: &ServiceCtx, batch: &[Finished]) {
+    let Some(first) = batch.first() else {
+        return;
+    };
+    let mut pipe = redis::pipe();
+    for job in batch {
+        if let Some((to, json)) = &job.reply {
+            add_reply(&mut pipe, ctx, to, json);
+        }
+    }
+    add_ack(&mut pipe, ctx, batch.iter().map(|j| j.id.as_str()));
     let mut backoff = Backoff::default();
     for attempt in 1..=FINISH_ATTEMPTS {
         match ctx.shared.conn.pipe::<()>(&pipe).await {
             Ok(()) => {
-                if reply.is_some() {
-                    bump(&ctx.shared.stats.replies);
+                for job in batch {
+                    if job.reply.is_some() {
+                        bump(&ctx.shared.stats.replies);
+                    }
+                    bump(&ctx.shared.stats.acked);
                 }
-                bump(&ctx.shared.stats.acked);
-                ctx.note_acked();
+                ctx.note_acked(batch.len());
+                return;
+            }
+            Err(_) if batch.len() > 1 => {
+                // Find the culprit: replies that did land are written again (callers drop
+                // duplicates), as at-least-once allows.
+                for job in batch {
+                    Box::pin(commit(ctx, std::slice::from_ref(job))).await;
+                }
                 return;
             }
             Err(e) if !is_connection_error(&e) => {
-                // e.g. WRONGTYPE on a bogus reply-to: retrying cannot help; ack so the entry
-                // does not come back forever.
                 let service = ctx.service;
+                let id = &first.id;
                 tracing::warn!(service, entry_id = %id, error = %e, "redis reply failed, acknowledging without reply: service={service} entry={id}");
                 let mut ack = redis::pipe();
-                add_ack(&mut ack, ctx, id);
+                add_ack(&mut ack, ctx, std::iter::once(id.as_str()));
                 if ctx.shared.conn.pipe::<()>(&ack).await.is_ok() {
                     bump(&ctx.shared.stats.acked);
-                    ctx.note_acked();
+                    ctx.note_acked(1);
                 }
                 return;
             }
             Err(e) => {
                 let service = ctx.service;
-                tracing::error!(service, entry_id = %id, error = %e, attempt, "redis consumer loop error: service={service}");
+                tracing::error!(service, error = %e, attempt, "redis consumer loop error: service={service}");
                 bump(&ctx.shared.stats.loop_errors);
                 if attempt < FINISH_ATTEMPTS {
                     tokio::time::sleep(backoff.next_delay()).await;
@@ -214,12 +255,17 @@ pub(crate) fn add_reply(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, to: &str, 
     }
 }
 
-/// `XACK`. The entry itself is removed by the maintenance trim (`XTRIM MINID`) once every group
-/// is past it: one trim per batch is far cheaper than an `XDEL` per entry.
-pub(crate) fn add_ack(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, id: &str) {
-    pipe.cmd("XACK")
-        .arg(&ctx.stream)
-        .arg(&ctx.group)
-        .arg(id)
-        .ignore();
+/// `XACK <stream> <group> <ids…>`. The entries themselves are removed by the maintenance trim
+/// (`XTRIM MINID`) once every group is past them: one trim per batch is far cheaper than an
+/// `XDEL` per entry.
+pub(crate) fn add_ack<'a>(
+    pipe: &mut redis::Pipeline,
+    ctx: &ServiceCtx,
+    ids: impl IntoIterator<Item = &'a str>,
+) {
+    let cmd = pipe.cmd("XACK").arg(&ctx.stream).arg(&ctx.group);
+    for id in ids {
+        cmd.arg(id);
+    }
+    cmd.ignore();
 }

@@ -218,7 +218,7 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
         });
         handle::add_reply(&mut pipe, ctx, to, &response.to_json());
     }
-    handle::add_ack(&mut pipe, ctx, id);
+    handle::add_ack(&mut pipe, ctx, std::iter::once(id.as_str()));
     ctx.shared.conn.pipe::<()>(&pipe).await?;
     bump(&ctx.shared.stats.dead_lettered);
     Ok(())

@@ -2,6 +2,7 @@
 //! the [`RedisRpcServer`] facade over the protocol's server core.
 
 mod consumer;
+mod finisher;
 mod handle;
 mod maintenance;
 
@@ -91,6 +92,8 @@ pub(crate) struct ServiceCtx {
     pub(crate) acked_since_trim: AtomicUsize,
     /// Wakes the maintenance loop for a trim.
     pub(crate) trim_wanted: tokio::sync::Notify,
+    /// Commits finished entries in batches.
+    pub(crate) finisher: finisher::Finisher,
 }
 
 /// Acknowledged entries that trigger a trim before the trim interval elapses, bounding how
@@ -103,9 +106,10 @@ impl ServiceCtx {
         self.running_set().insert(id.to_owned())
     }
 
-    /// Counts an acknowledged entry; every [`TRIM_BATCH`] of them asks for a trim.
-    pub(crate) fn note_acked(&self) {
-        if self.acked_since_trim.fetch_add(1, Ordering::Relaxed) + 1 == TRIM_BATCH {
+    /// Counts acknowledged entries; every [`TRIM_BATCH`] of them asks for a trim.
+    pub(crate) fn note_acked(&self, n: usize) {
+        let before = self.acked_since_trim.fetch_add(n, Ordering::Relaxed);
+        if before < TRIM_BATCH && before + n >= TRIM_BATCH {
             self.trim_wanted.notify_one();
         }
     }
@@ -211,11 +215,12 @@ impl ServerTransport for RedisServerTransport {
         }
         let opts = &self.shared.opts;
         let run = Arc::new(RunControl::default());
-        let ctxs: Vec<Arc<ServiceCtx>> = dispatchers
+        let (ctxs, finisher_queues): (Vec<Arc<ServiceCtx>>, Vec<_>) = dispatchers
             .into_iter()
             .map(|dispatcher| {
                 let service = dispatcher.service_name();
-                Arc::new(ServiceCtx {
+                let (finisher, queue) = finisher::Finisher::new();
+                let ctx = Arc::new(ServiceCtx {
                     shared: self.shared.clone(),
                     run: run.clone(),
                     service,
@@ -228,10 +233,12 @@ impl ServerTransport for RedisServerTransport {
                     reader_client_id: AtomicI64::new(0),
                     acked_since_trim: AtomicUsize::new(0),
                     trim_wanted: tokio::sync::Notify::new(),
+                    finisher,
                     dispatcher,
-                })
+                });
+                (ctx, queue)
             })
-            .collect();
+            .unzip();
         // Groups first: a failure here leaves nothing running, so start may be retried.
         for ctx in &ctxs {
             ctx.create_group(&opts.group_start_id)
@@ -240,6 +247,9 @@ impl ServerTransport for RedisServerTransport {
         }
         if let Err(e) = self.shared.sync_clock().await {
             tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");
+        }
+        for (ctx, queue) in ctxs.iter().zip(finisher_queues) {
+            finisher::spawn(ctx, queue);
         }
         let stop_maintenance = CancellationToken::new();
         let consumers = ctxs

@@ -1,5 +1,6 @@
 //! `RpcClientCore`: typed calls and notifications over any [`ClientTransport`].
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -100,9 +101,11 @@ impl<T: ClientTransport> RpcClientCore<T> {
         R: DeserializeOwned,
     {
         let params = omit_none::to_value(params).map_err(Error::ParamsEncode)?;
-        let result = self
-            .call_raw(method.service(), method.name(), params, Some(timeout))
-            .await?;
+        let (service, name) = (
+            Cow::Borrowed(method.service()),
+            Cow::Borrowed(method.name()),
+        );
+        let result = self.send(service, name, params, timeout).await?;
         // Deserializing from the owned value moves strings instead of copying them.
         R::deserialize(result).map_err(|e| ProtocolError::ResultDecode(e).into())
     }
@@ -114,8 +117,11 @@ impl<T: ClientTransport> RpcClientCore<T> {
         params: &P,
     ) -> Result<(), Error> {
         let params = omit_none::to_value(params).map_err(Error::ParamsEncode)?;
-        self.notify_raw(method.service(), method.name(), params)
-            .await
+        let (service, name) = (
+            Cow::Borrowed(method.service()),
+            Cow::Borrowed(method.name()),
+        );
+        self.send_notification(service, name, params).await
     }
 
     /// Calls by name with JSON params; the result is returned unvalidated, as the peers do.
@@ -126,18 +132,12 @@ impl<T: ClientTransport> RpcClientCore<T> {
         params: Value,
         timeout: Option<Duration>,
     ) -> Result<Value, Error> {
-        check_names(service, method)?;
-        let request = Request {
-            id: Id::new_uuid(),
-            service: service.to_owned(),
-            method: method.to_owned(),
-            params,
-        };
-        let response = self
-            .transport
-            .send(request, timeout.unwrap_or(self.default_timeout))
-            .await?;
-        response.outcome.map_err(Error::Rpc)
+        let timeout = timeout.unwrap_or(self.default_timeout);
+        let (service, method) = (
+            Cow::Owned(service.to_owned()),
+            Cow::Owned(method.to_owned()),
+        );
+        self.send(service, method, params, timeout).await
     }
 
     /// Sends a notification by name with JSON params.
@@ -147,10 +147,41 @@ impl<T: ClientTransport> RpcClientCore<T> {
         method: &str,
         params: Value,
     ) -> Result<(), Error> {
-        check_names(service, method)?;
+        let (service, method) = (
+            Cow::Owned(service.to_owned()),
+            Cow::Owned(method.to_owned()),
+        );
+        self.send_notification(service, method, params).await
+    }
+
+    async fn send(
+        &self,
+        service: Cow<'static, str>,
+        method: Cow<'static, str>,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
+        check_names(&service, &method)?;
+        let request = Request {
+            id: Id::new_uuid(),
+            service,
+            method,
+            params,
+        };
+        let response = self.transport.send(request, timeout).await?;
+        response.outcome.map_err(Error::Rpc)
+    }
+
+    async fn send_notification(
+        &self,
+        service: Cow<'static, str>,
+        method: Cow<'static, str>,
+        params: Value,
+    ) -> Result<(), Error> {
+        check_names(&service, &method)?;
         let notification = Notification {
-            service: service.to_owned(),
-            method: method.to_owned(),
+            service,
+            method,
             params,
         };
         self.transport.notify(notification).await

@@ -95,7 +95,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn request(method: &str, params: Value) -> Envelope {
+fn request(method: &'static str, params: Value) -> Envelope {
     Envelope::Request(Request {
         id: "r1".into(),
         service: "arith".into(),
@@ -104,7 +104,7 @@ fn request(method: &str, params: Value) -> Envelope {
     })
 }
 
-fn notification(method: &str, params: Value) -> Envelope {
+fn notification(method: &'static str, params: Value) -> Envelope {
     Envelope::Notification(Notification {
         service: "arith".into(),
         method: method.into(),
@@ -112,7 +112,7 @@ fn notification(method: &str, params: Value) -> Envelope {
     })
 }
 
-async fn error_of(method: &str, params: Value) -> RpcError {
+async fn error_of(method: &'static str, params: Value) -> RpcError {
     let response = fixture().dispatcher.dispatch(request(method, params)).await;
     let response = response.expect("a request gets a response");
     assert_eq!(response.id, json!("r1"));

@@ -94,10 +94,11 @@ impl Serialize for Id {
 pub struct Request {
     /// Echoed unchanged in the response.
     pub id: Id,
-    /// Service part of `method` (before the first dot).
-    pub service: String,
+    /// Service part of `method` (before the first dot). Borrowed from a `'static` contract for
+    /// typed calls, so building a request does not allocate it.
+    pub service: Cow<'static, str>,
     /// Method part of `method` (after the first dot).
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Whatever the caller sent; `{}` when the key was absent.
     pub params: Value,
 }
@@ -106,9 +107,9 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     /// Service part of `method`.
-    pub service: String,
+    pub service: Cow<'static, str>,
     /// Method part of `method`.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Whatever the caller sent; `{}` when the key was absent.
     pub params: Value,
 }
@@ -168,7 +169,10 @@ impl Envelope {
         }
         if let Some(Value::String(full)) = obj.get("method") {
             let (service, method) = split_method(full)?;
-            let (service, method) = (service.to_owned(), method.to_owned());
+            let (service, method) = (
+                Cow::Owned(service.to_owned()),
+                Cow::Owned(method.to_owned()),
+            );
             let params = obj
                 .remove("params")
                 .unwrap_or_else(|| Value::Object(Map::new()));

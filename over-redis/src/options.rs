@@ -81,8 +81,9 @@ pub struct RedisServerOptions {
     pub max_deliveries: u64,
     /// `MAXLEN ~` on dead-letter streams. Default 10 000.
     pub dead_letter_max_len: usize,
-    /// Most entries fetched per read (further limited by free handler slots). Default 16 (peer):
-    /// larger batches save reads under load but let one server of a pool grab a whole burst.
+    /// Entries fetched per read by an idle server. Default 16 (peer). A busy server reads up to
+    /// as many entries as it is already running (fewer reads per call under load), and never
+    /// more than its free handler slots.
     pub read_count: usize,
     /// `BLOCK` of the command reads. Default 1 000 ms (peer).
     pub block: Duration,

@@ -27,7 +27,12 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
             },
             () = ctx.run.intake.cancelled() => break,
         };
-        let count = (1 + ctx.slots.available_permits()).min(ctx.shared.opts.read_count);
+        // An idle server reads `read_count` entries (the peer's 16), so a burst spreads over a
+        // pool; a busy one reads as many as it is already running, halving reads per call under
+        // load. Never more than the free handler slots.
+        let free = 1 + ctx.slots.available_permits();
+        let running = ctx.shared.opts.max_concurrent_handlers.saturating_sub(free);
+        let count = ctx.shared.opts.read_count.max(running).min(free);
         let conn = match &reader {
             Some(c) => c.clone(),
             None => match connect_reader(&ctx).await {

@@ -80,11 +80,11 @@ struct Cli {
     /// Tokio worker threads of each Rust server process (1 = current-thread runtime).
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
-    /// `RedisServerOptions::read_count` of the Rust servers (default: the library's, 16).
+    /// `RedisServerOptions::read_count` of the Rust servers (default: the library's).
     #[arg(long)]
     server_read_count: Option<usize>,
     /// `RedisServerOptions::max_concurrent_handlers` of the Rust servers (default: the
-    /// library's, 64).
+    /// library's).
     #[arg(long)]
     server_max_handlers: Option<usize>,
 }

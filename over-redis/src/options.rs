@@ -41,6 +41,47 @@ fn new_instance_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The setters both option types share: where connections come from, the instance id, and
+/// the timeouts of blocking and non-blocking commands.
+macro_rules! common_setters {
+    () => {
+        /// Uses this client's connection settings (exclusive with a URL).
+        #[must_use]
+        pub fn with_redis(mut self, client: redis::Client) -> Self {
+            self.redis = Some(client);
+            self
+        }
+
+        /// Connects to this URL (exclusive with an injected client).
+        #[must_use]
+        pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+            self.redis_url = Some(url.into());
+            self
+        }
+
+        /// Sets the instance id (the consumer name or reply stream suffix).
+        #[must_use]
+        pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+            self.instance_id = id.into();
+            self
+        }
+
+        /// Sets `BLOCK` of the blocking reads (at least 1 ms).
+        #[must_use]
+        pub fn with_block(mut self, block: Duration) -> Self {
+            self.block = block.max(Duration::from_millis(1));
+            self
+        }
+
+        /// Sets the response timeout of non-blocking commands.
+        #[must_use]
+        pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+            self.command_timeout = timeout;
+            self
+        }
+    };
+}
+
 /// Server options. Build with [`RedisServerOptions::new`] and the `with_*` methods; fields are
 /// public to read.
 #[derive(Debug, Clone)]
@@ -92,6 +133,8 @@ pub struct RedisServerOptions {
 }
 
 impl RedisServerOptions {
+    common_setters!();
+
     /// Defaults for `key_prefix`.
     pub fn new(key_prefix: impl Into<String>) -> Self {
         Self {
@@ -114,27 +157,6 @@ impl RedisServerOptions {
             block: Duration::from_millis(1_000),
             command_timeout: Duration::from_secs(10),
         }
-    }
-
-    /// Uses this client's connection settings.
-    #[must_use]
-    pub fn with_redis(mut self, client: redis::Client) -> Self {
-        self.redis = Some(client);
-        self
-    }
-
-    /// Connects to this URL.
-    #[must_use]
-    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
-        self
-    }
-
-    /// Sets the instance id (the consumer name suffix).
-    #[must_use]
-    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
-        self.instance_id = id.into();
-        self
     }
 
     /// Sets how often acknowledged entries are trimmed (at least 10 ms).
@@ -221,20 +243,6 @@ impl RedisServerOptions {
         self
     }
 
-    /// Sets `BLOCK` for command reads (at least 1 ms; 0 would block forever).
-    #[must_use]
-    pub fn with_block(mut self, block: Duration) -> Self {
-        self.block = block.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets the response timeout of non-blocking commands.
-    #[must_use]
-    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
-        self.command_timeout = timeout;
-        self
-    }
-
     pub(crate) fn effective_reclaim_interval(&self) -> Duration {
         self.reclaim_interval
             .unwrap_or_else(|| (self.claim_idle / 4).max(Duration::from_secs(1)))
@@ -267,6 +275,8 @@ pub struct RedisClientOptions {
 }
 
 impl RedisClientOptions {
+    common_setters!();
+
     /// Defaults for `key_prefix`.
     pub fn new(key_prefix: impl Into<String>) -> Self {
         Self {
@@ -282,45 +292,10 @@ impl RedisClientOptions {
         }
     }
 
-    /// Uses this client's connection settings.
-    #[must_use]
-    pub fn with_redis(mut self, client: redis::Client) -> Self {
-        self.redis = Some(client);
-        self
-    }
-
-    /// Connects to this URL.
-    #[must_use]
-    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
-        self
-    }
-
-    /// Sets the instance id (the reply stream suffix).
-    #[must_use]
-    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
-        self.instance_id = id.into();
-        self
-    }
-
     /// Sets the default call timeout.
     #[must_use]
     pub fn with_default_timeout(mut self, timeout: Duration) -> Self {
         self.default_timeout = timeout;
-        self
-    }
-
-    /// Sets `BLOCK` for reply reads (at least 1 ms).
-    #[must_use]
-    pub fn with_block(mut self, block: Duration) -> Self {
-        self.block = block.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Sets the response timeout of non-blocking commands.
-    #[must_use]
-    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
-        self.command_timeout = timeout;
         self
     }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
@@ -171,7 +172,8 @@ async fn wire_format_matches_the_peer() {
 #[tokio::test]
 async fn twenty_concurrent_100ms_handlers_finish_well_under_half_a_second() {
     let keys = TestKeys::new("concurrent");
-    let server = start_server(&keys, Probe::default(), |o| o).await;
+    let probe = Probe::default();
+    let server = start_server(&keys, probe.clone(), |o| o).await;
     let client = start_client(&keys, |o| o).await;
     client
         .call(arith::ADD, &AddParams { a: 0, b: 0 })
@@ -197,7 +199,10 @@ async fn twenty_concurrent_100ms_handlers_finish_well_under_half_a_second() {
         assert_eq!(r.unwrap().sum, i as i64 + 1);
     }
     println!("20 concurrent 100 ms handlers: {elapsed:?}");
-    assert!(elapsed < Duration::from_millis(350), "took {elapsed:?}");
+    // The behaviour: all twenty ran at once (the peer runs one at a time, ~2 s in all) …
+    assert_eq!(probe.slow_peak.load(Ordering::SeqCst), 20);
+    // … so the calls finish well under the half second the issue asks for.
+    assert!(elapsed < Duration::from_millis(500), "took {elapsed:?}");
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }

@@ -62,6 +62,9 @@ pub struct Probe {
     pub notes: Option<mpsc::UnboundedSender<String>>,
     /// Signalled when a slowAdd starts.
     pub slow_started: Option<mpsc::UnboundedSender<()>>,
+    /// slowAdd handlers running now, and the most ever running at once.
+    pub slow_running: Arc<AtomicUsize>,
+    pub slow_peak: Arc<AtomicUsize>,
 }
 
 impl Probe {
@@ -109,8 +112,12 @@ pub fn service(probe: Probe) -> Service {
             if let Some(tx) = &p3.slow_started {
                 let _ = tx.send(());
             }
+            let (running, peak) = (p3.slow_running.clone(), p3.slow_peak.clone());
             async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(p.ms)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
                 Ok::<_, RpcError>(Sum { sum: p.a + p.b })
             }
         })

@@ -72,6 +72,12 @@ impl Drop for InFlightGuard {
 /// transport.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
+    /// One allocation shared by clones, so the `'static` dispatch future costs one refcount.
+    inner: Arc<DispatcherInner>,
+}
+
+#[derive(Debug)]
+struct DispatcherInner {
     service: Service,
     in_flight: InFlight,
 }
@@ -79,12 +85,14 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher whose handler executions are counted in `in_flight`.
     pub fn new(service: Service, in_flight: InFlight) -> Self {
-        Self { service, in_flight }
+        Self {
+            inner: Arc::new(DispatcherInner { service, in_flight }),
+        }
     }
 
     /// The service this dispatcher serves (its stream over Redis).
     pub fn service_name(&self) -> &'static str {
-        self.service.name()
+        self.inner.service.name()
     }
 
     /// Handles one envelope. Only the method part of `method` is used: the dispatcher serves
@@ -106,14 +114,16 @@ impl Dispatcher {
     }
 
     async fn run(&self, id: Option<Id>, method: &str, params: Value) -> Option<Response> {
-        let service = self.service.name();
-        let Some(def) = self.service.contract.method(method) else {
+        let DispatcherInner { service, in_flight } = &*self.inner;
+        let (service, contract) = (service.name(), &service.contract);
+        let handlers = &self.inner.service.handlers;
+        let Some(def) = contract.method(method) else {
             return id.map(|id| respond(id, Err(RpcError::method_not_found())));
         };
         // A request aimed at a notification is handled as one: never answered.
         let id = id.filter(|_| def.kind() == MethodKind::Request);
         let rpc_id = id.as_ref().map_or_else(|| "None".into(), Id::key);
-        let Some(handler) = self.service.handlers.get(def.name()) else {
+        let Some(handler) = handlers.get(def.name()) else {
             let outcome = match def.check_params(&params) {
                 Err(data) => {
                     tracing::warn!(service, method, rpc_id = %rpc_id,
@@ -125,7 +135,7 @@ impl Dispatcher {
             return id.map(|id| respond(id, outcome));
         };
         let outcome = {
-            let _guard = self.in_flight.enter();
+            let _guard = in_flight.enter();
             handler(&params).await
         };
         let outcome = match outcome {

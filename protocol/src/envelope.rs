@@ -26,7 +26,10 @@ pub enum Id {
 impl Id {
     /// A fresh UUID v4 id in the canonical lowercase form the peers generate.
     pub fn new_uuid() -> Self {
-        Id::String(uuid::Uuid::new_v4().to_string())
+        // Encoding into a stack buffer skips the `fmt` machinery of `to_string` (hot path).
+        let mut buf = uuid::Uuid::encode_buffer();
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        Id::String(text.to_owned())
     }
 
     /// The key pending-call tables use: the string itself, or the number's decimal text

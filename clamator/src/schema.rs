@@ -156,7 +156,7 @@ fn err(path: &str, message: impl Into<String>) -> SchemaError {
     }
 }
 
-impl Normalizer<'_> {
+impl<'a> Normalizer<'a> {
     /// One schema node. `top` allows the root-only keys (`$schema`, `definitions`, `$defs`).
     fn node(&mut self, v: &Value, path: &str, top: bool) -> Result<Value, SchemaError> {
         let map = match v {
@@ -209,12 +209,7 @@ impl Normalizer<'_> {
                 format!("recursive type ({r}); zod-to-json-schema with $refStrategy none cannot render it either"),
             ));
         }
-        let target = r
-            .strip_prefix("#/definitions/")
-            .map(|name| ("definitions", name))
-            .or_else(|| r.strip_prefix("#/$defs/").map(|name| ("$defs", name)))
-            .and_then(|(section, name)| self.root.get(section)?.get(name))
-            .ok_or_else(|| err(path, format!("unresolvable $ref {r}")))?;
+        let target = self.lookup(r, path)?;
         self.refs.push(r.to_owned());
         let out = self.node(target, path, false);
         self.refs.pop();
@@ -390,19 +385,22 @@ impl Normalizer<'_> {
         }
     }
 
+    /// The definition a `$ref` names (`#/definitions/…` or `#/$defs/…`).
+    fn lookup(&self, r: &str, path: &str) -> Result<&'a Value, SchemaError> {
+        r.strip_prefix("#/definitions/")
+            .map(|name| ("definitions", name))
+            .or_else(|| r.strip_prefix("#/$defs/").map(|name| ("$defs", name)))
+            .and_then(|(section, name)| self.root.get(section)?.get(name))
+            .ok_or_else(|| err(path, format!("unresolvable $ref {r}")))
+    }
+
     fn resolve_top_ref(&mut self, schema: &Value, path: &str) -> Result<Value, SchemaError> {
         match schema.get("$ref") {
             Some(r) => {
                 let r = r
                     .as_str()
                     .ok_or_else(|| err(path, "$ref is not a string"))?;
-                let target = r
-                    .strip_prefix("#/definitions/")
-                    .map(|name| ("definitions", name))
-                    .or_else(|| r.strip_prefix("#/$defs/").map(|name| ("$defs", name)))
-                    .and_then(|(section, name)| self.root.get(section)?.get(name))
-                    .ok_or_else(|| err(path, format!("unresolvable $ref {r}")))?;
-                Ok(target.clone())
+                Ok(self.lookup(r, path)?.clone())
             }
             None => Ok(schema.clone()),
         }

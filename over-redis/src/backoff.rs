@@ -13,25 +13,37 @@ pub const MAX: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
     next: Duration,
+    first: Duration,
+    max: Duration,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { next: INITIAL }
+        Self::new(INITIAL, MAX)
     }
 }
 
 impl Backoff {
+    /// A schedule from `first` to `max` (for retries that a waiting caller cannot afford to
+    /// space by [`MAX`]).
+    pub(crate) fn new(first: Duration, max: Duration) -> Self {
+        Self {
+            next: first,
+            first,
+            max,
+        }
+    }
+
     /// The delay to wait now; advances the schedule.
     pub(crate) fn next_delay(&mut self) -> Duration {
         let nominal = self.next;
-        self.next = (self.next * 2).min(MAX);
+        self.next = (self.next * 2).min(self.max);
         nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 
-    /// Back to [`INITIAL`] after a success.
+    /// Back to the first delay after a success.
     pub(crate) fn reset(&mut self) {
-        self.next = INITIAL;
+        self.next = self.first;
     }
 }
 

@@ -19,6 +19,36 @@ pub(crate) fn is_connection_error(e: &RedisError) -> bool {
     !matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
 }
 
+/// Server error codes that say "not now" rather than "never": Redis is loading its dataset,
+/// running a script, failing over, paused for writes, out of memory, or a cluster slot is
+/// moving. A write refused with one of these is retried; any other server error is final.
+const TRANSIENT_CODES: &[&str] = &[
+    "LOADING",
+    "BUSY",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "READONLY",
+    "CLUSTERDOWN",
+    "OOM",
+    "MISCONF",
+    "NOREPLICAS",
+];
+
+/// True when the same command may succeed later: a connection failure, or server errors that
+/// all carry one of [`TRANSIENT_CODES`] (for a pipeline or an aborted transaction, every
+/// failed command's error is looked at).
+pub(crate) fn is_transient(e: &RedisError) -> bool {
+    if is_connection_error(e) {
+        return true;
+    }
+    match e.clone().into_server_errors() {
+        Some(errors) if !errors.is_empty() => errors
+            .iter()
+            .all(|(_, err)| TRANSIENT_CODES.contains(&err.code())),
+        _ => false,
+    }
+}
+
 /// True for the server error codes this crate tolerates or handles (`BUSYGROUP`, `NOGROUP`).
 pub(crate) fn has_code(e: &RedisError, code: &str) -> bool {
     e.code() == Some(code) || e.to_string().contains(code)

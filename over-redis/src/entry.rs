@@ -183,6 +183,16 @@ pub(crate) fn groups(v: &Value) -> Vec<GroupInfo> {
         .collect()
 }
 
+/// `XINFO STREAM` reply: the largest id ever deleted from the stream (`max-deleted-entry-id`,
+/// Redis ≥ 7.0; `None` before, or for a stream nothing was deleted from).
+pub(crate) fn max_deleted_id(v: &Value) -> Option<String> {
+    pairs(v)
+        .into_iter()
+        .find(|(k, _)| string(k).as_deref() == Some("max-deleted-entry-id"))
+        .and_then(|(_, v)| string(v))
+        .filter(|id| id != "0-0")
+}
+
 /// A stream id as `(milliseconds, sequence)`, for comparing and for the caller-deadline check.
 pub(crate) fn parse_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));

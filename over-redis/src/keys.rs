@@ -11,6 +11,12 @@ pub fn reply_stream(key_prefix: &str, client_instance_id: &str) -> String {
     format!("{key_prefix}:replies:{client_instance_id}")
 }
 
+/// `<prefix>:replies:`: what every reply stream key of this prefix starts with. A server writes
+/// replies only to keys of this shape, whatever an entry's `reply-to` says.
+pub fn reply_stream_prefix(key_prefix: &str) -> String {
+    format!("{key_prefix}:replies:")
+}
+
 /// The consumer group on a command stream is named after the service, so every server of the
 /// service competes for its entries.
 pub fn consumer_group_name(service: &str) -> String {
@@ -57,6 +63,7 @@ mod tests {
     fn names_match_the_peers() {
         assert_eq!(command_stream("app", "arith"), "app:cmds:arith");
         assert_eq!(reply_stream("app", "c1"), "app:replies:c1");
+        assert!(reply_stream("app", "c1").starts_with(&reply_stream_prefix("app")));
         assert_eq!(consumer_group_name("arith"), "arith");
         assert_eq!(consumer_name("arith", "s1"), "arith:s1");
         assert_eq!(dead_letter_stream("app", "arith"), "app:dead:arith");

@@ -25,8 +25,9 @@ mod stats;
 pub use client::{RedisClientTransport, RedisRpcClient};
 pub use keys::{
     command_stream, consumer_group_name, consumer_name, dead_letter_stream, reply_stream,
+    reply_stream_prefix,
 };
-pub use options::{RedisClientOptions, RedisServerOptions, DEFAULT_URL};
+pub use options::{RedisClientOptions, RedisServerOptions, DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL};
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clamator_protocol::{Error, TransportError};
+use tokio::sync::Semaphore;
 
 /// Where a transport gets its Redis connections from.
 ///
@@ -33,6 +34,10 @@ fn open(url: &str) -> Result<redis::Client, Error> {
     redis::Client::open(url)
         .map_err(|e| TransportError::backend(format!("invalid redis url \"{url}\""), e).into())
 }
+
+/// Default [`RedisClientOptions::max_in_flight`]: below the peers' reply stream cap of 1 024,
+/// with room for late and duplicate replies.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 
 /// Used when no client, URL or `REDIS_URL` is given (the peers' default).
 pub const DEFAULT_URL: &str = "redis://localhost:6379";
@@ -272,6 +277,9 @@ pub struct RedisClientOptions {
     pub fail_fast_without_server: bool,
     /// How long a seen consumer group is trusted before it is checked again. Default 5 s.
     pub group_check_ttl: Duration,
+    /// Calls waiting for a reply at once; more callers wait for a slot (within their timeout).
+    /// Default 1 000. See [`with_max_in_flight`](Self::with_max_in_flight).
+    pub max_in_flight: usize,
 }
 
 impl RedisClientOptions {
@@ -289,6 +297,7 @@ impl RedisClientOptions {
             command_timeout: Duration::from_secs(10),
             fail_fast_without_server: true,
             group_check_ttl: Duration::from_secs(5),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -303,6 +312,17 @@ impl RedisClientOptions {
     #[must_use]
     pub fn with_fail_fast_without_server(mut self, on: bool) -> Self {
         self.fail_fast_without_server = on;
+        self
+    }
+
+    /// Sets how many calls may wait for a reply at once (at least 1). Servers cap reply streams
+    /// (`MAXLEN ~ 1024` in clamator 0.1.9, hard-coded in the Python peer), and this client
+    /// deletes replies once read, so a stream holds only unread replies: with fewer calls in
+    /// flight than the cap, no reply can be trimmed before it is read. Raise it only together
+    /// with the servers' `reply_stream_max_len`.
+    #[must_use]
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 

@@ -52,6 +52,19 @@ counters! {
         refreshed,
         /// Loop errors followed by a backoff (dropped connection, Redis restart, …).
         loop_errors,
+        /// Commits (replies + acks) retried after a transient failure (connection lost,
+        /// `LOADING`, `READONLY`, …).
+        commit_retries,
+        /// Replies not written before their caller's deadline despite retries; their entries
+        /// were left pending (acknowledged by a later reclaim).
+        replies_expired,
+        /// Replies Redis refused for good inside an executed commit (e.g. `WRONGTYPE` at the
+        /// reply stream's key); their entries are acknowledged without a reply.
+        replies_refused,
+        /// Commits refused permanently (e.g. `NOPERM`); the entry was left pending.
+        commit_failed,
+        /// Entries of this consumer's own pending list read again after a (re)connect.
+        own_pending_reread,
     }
 }
 
@@ -72,6 +85,11 @@ counters! {
         no_server,
         /// Reply loop errors followed by a backoff.
         loop_errors,
+        /// Request or notification writes retried after a transient failure.
+        xadd_retries,
+        /// Calls failed with `reply lost` because their reply stream was trimmed past unread
+        /// replies (a peer server's cap), instead of timing out.
+        replies_lost,
     }
 }
 

@@ -215,6 +215,12 @@ pub enum TransportError {
         /// The service that nobody consumes.
         service: String,
     },
+    /// The reply may never come: the transport saw it (or replies like it) removed before it was
+    /// read, e.g. a peer server capped the reply stream while more replies than its cap were
+    /// unread. Fails the call at once instead of leaving it to time out; the request may or may
+    /// not have run.
+    #[error("reply lost: {0}")]
+    ReplyLost(String),
     /// The transport was configured inconsistently (e.g. both a client and a URL given).
     #[error("{0}")]
     Config(String),

@@ -16,17 +16,30 @@ use dashmap::DashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::SharedConnection;
+use crate::backoff::Backoff;
+use crate::connection::{is_connection_error, is_transient, SharedConnection};
 use crate::entry;
 use crate::keys::{self, fields};
 use crate::options::{resolve_client, RedisClientOptions};
 use crate::stats::{bump, ClientCounters, ClientStats};
 
-type Waiter = oneshot::Sender<Result<Response, Error>>;
+/// A call waiting for its response.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    pub(crate) tx: oneshot::Sender<Result<Response, Error>>,
+    /// The request's entry id once `XADD` returned it: a reply to it can only have a later id,
+    /// so a reply stream trimmed past it may have lost that reply.
+    pub(crate) sent: Option<(u64, u64)>,
+}
+
+/// First and longest pause between attempts to write a request through a transient failure
+/// (the call's own timeout bounds the whole).
+const XADD_RETRY_FIRST: Duration = Duration::from_millis(20);
+const XADD_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// What the reply reader and the callers share.
 #[derive(Debug)]
@@ -36,6 +49,9 @@ pub(crate) struct ClientShared {
     pub(crate) conn: SharedConnection,
     pub(crate) reply_stream: String,
     pub(crate) pending: DashMap<String, Waiter>,
+    /// Calls allowed between `XADD` and their reply; see
+    /// [`RedisClientOptions::with_max_in_flight`].
+    in_flight: Semaphore,
     /// Services whose consumer group was seen, and when.
     groups_seen: DashMap<String, Instant>,
     pub(crate) stats: ClientCounters,
@@ -77,6 +93,7 @@ impl RedisClientTransport {
         Ok(Self {
             shared: Arc::new(ClientShared {
                 reply_stream: keys::reply_stream(&opts.key_prefix, &opts.instance_id),
+                in_flight: Semaphore::new(opts.max_in_flight),
                 opts,
                 client,
                 conn,
@@ -145,9 +162,11 @@ impl RedisClientTransport {
         let found = match info {
             Ok(v) => entry::groups(&v).iter().any(|g| g.name == group),
             // "ERR no such key": the stream does not exist, so no group either.
-            Err(e) if !crate::connection::is_connection_error(&e) => false,
-            // Cannot tell (connection trouble): let the XADD report it.
-            Err(_) => return Ok(()),
+            Err(e) if is_no_such_key(&e) => false,
+            // Cannot tell now (connection trouble, Redis loading, failing over): the XADD
+            // retries and reports what persists.
+            Err(e) if is_transient(&e) => return Ok(()),
+            Err(e) => return Err(TransportError::backend("consumer group check failed", e).into()),
         };
         if found {
             shared
@@ -163,24 +182,45 @@ impl RedisClientTransport {
         }
     }
 
-    async fn xadd(&self, service: &str, args: &[(&str, &str)]) -> Result<(), Error> {
+    /// Writes an entry to the service's command stream and returns its id. Transient failures
+    /// (a dropped connection, `LOADING`, `READONLY`, …) are retried with backoff until
+    /// `give_up` (the caller's timeout also cancels the future). In the rare case an attempt
+    /// landed but its answer was lost, the request runs twice, which at-least-once delivery
+    /// allows anyway.
+    async fn xadd(
+        &self,
+        service: &str,
+        args: &[(&str, &str)],
+        give_up: Instant,
+    ) -> Result<String, Error> {
         let stream = keys::command_stream(&self.shared.opts.key_prefix, service);
         let mut cmd = redis::cmd("XADD");
         cmd.arg(&stream).arg("*");
         for (k, v) in args {
             cmd.arg(*k).arg(*v);
         }
-        // One retry on a fresh connection after a connection failure (e.g. Redis restarted):
-        // in the rare case the first write did land, the request runs twice, which
-        // at-least-once delivery allows anyway.
-        let mut result = self.shared.conn.query::<redis::Value>(&cmd).await;
-        if matches!(&result, Err(e) if crate::connection::is_connection_error(e)) {
-            result = self.shared.conn.query::<redis::Value>(&cmd).await;
+        let mut backoff = Backoff::new(XADD_RETRY_FIRST, XADD_RETRY_MAX);
+        loop {
+            match self.shared.conn.query::<redis::Value>(&cmd).await {
+                Ok(id) => return Ok(entry::string(&id).unwrap_or_default()),
+                Err(e) if is_transient(&e) && Instant::now() < give_up => {
+                    tracing::warn!(error = %e, "redis xadd failed, retrying");
+                    bump(&self.shared.stats.xadd_retries);
+                    let pause = backoff.next_delay();
+                    tokio::time::sleep(
+                        pause.min(give_up.saturating_duration_since(Instant::now())),
+                    )
+                    .await;
+                }
+                Err(e) => return Err(TransportError::backend("xadd failed", e).into()),
+            }
         }
-        result
-            .map(|_| ())
-            .map_err(|e| TransportError::backend("xadd failed", e).into())
     }
+}
+
+/// `ERR no such key`, the answer to `XINFO` on a stream that does not exist.
+fn is_no_such_key(e: &redis::RedisError) -> bool {
+    !is_connection_error(e) && e.to_string().to_ascii_lowercase().contains("no such key")
 }
 
 impl ClientTransport for RedisClientTransport {
@@ -204,35 +244,51 @@ impl ClientTransport for RedisClientTransport {
 
     async fn send(&self, request: Request, timeout: Duration) -> Result<Response, Error> {
         self.ensure_started()?;
-        self.check_server(&request.service).await?;
-        let key = request.id.key().into_owned();
-        let (tx, rx) = oneshot::channel();
-        self.shared.pending.insert(key.clone(), tx);
-        let _guard = PendingGuard {
-            shared: &self.shared,
-            key,
-        };
-        let service = request.service.clone();
-        let json = Envelope::Request(request).to_json();
-        let timeout_ms = timeout.as_millis().to_string();
+        let give_up = Instant::now() + timeout;
+        // The timer starts before the XADD, as the TypeScript peer's, and also covers the wait
+        // for an in-flight slot.
         let call = async {
-            self.xadd(
-                &service,
-                &[
-                    (fields::TYPE, fields::TYPE_RPC),
-                    (fields::ENVELOPE, &json),
-                    (fields::REPLY_TO, &self.shared.reply_stream),
-                    (fields::TIMEOUT_MS, &timeout_ms),
-                ],
-            )
-            .await?;
+            let _slot = self
+                .shared
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| TransportError::Stopped)?;
+            self.ensure_started()?;
+            self.check_server(&request.service).await?;
+            let key = request.id.key().into_owned();
+            let (tx, rx) = oneshot::channel();
+            self.shared
+                .pending
+                .insert(key.clone(), Waiter { tx, sent: None });
+            let _guard = PendingGuard {
+                shared: &self.shared,
+                key: key.clone(),
+            };
+            let service = request.service.clone();
+            let json = Envelope::Request(request).to_json();
+            let timeout_ms = timeout.as_millis().to_string();
+            let id = self
+                .xadd(
+                    &service,
+                    &[
+                        (fields::TYPE, fields::TYPE_RPC),
+                        (fields::ENVELOPE, &json),
+                        (fields::REPLY_TO, &self.shared.reply_stream),
+                        (fields::TIMEOUT_MS, &timeout_ms),
+                    ],
+                    give_up,
+                )
+                .await?;
+            if let Some(mut waiting) = self.shared.pending.get_mut(&key) {
+                waiting.sent = entry::parse_id(&id);
+            }
             bump(&self.shared.stats.requests);
             match rx.await {
                 Ok(result) => result,
                 Err(_) => Err(TransportError::Stopped.into()),
             }
         };
-        // The timer starts before the XADD, as the TypeScript peer's.
         match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::Timeout.into()),
@@ -243,9 +299,11 @@ impl ClientTransport for RedisClientTransport {
         self.ensure_started()?;
         let service = notification.service.clone();
         let json = Envelope::Notification(notification).to_json();
+        let give_up = Instant::now() + self.shared.opts.default_timeout;
         self.xadd(
             &service,
             &[(fields::TYPE, fields::TYPE_RPC), (fields::ENVELOPE, &json)],
+            give_up,
         )
         .await?;
         bump(&self.shared.stats.notifications);

@@ -1,10 +1,19 @@
 //! The reply loop: one blocking `XREAD` on this client's reply stream, matching responses to
 //! waiting calls by id.
+//!
+//! Replies are deleted once read (`XTRIM MINID` below the last one read, pipelined with the
+//! next read), so the stream holds only unread replies and a server's `MAXLEN ~` cap can only
+//! bite when more replies than the cap are unread at once, which the client's in-flight limit
+//! prevents. As a backstop, while calls wait the loop also asks Redis for the stream's
+//! largest deleted id (`XINFO STREAM`, Redis ≥ 7): an id past the last one read means replies
+//! were trimmed unread, and every call sent before it fails at once with `reply lost` instead
+//! of timing out.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clamator_protocol::envelope::value_key;
-use clamator_protocol::{Envelope, Error, ProtocolError};
+use clamator_protocol::{Envelope, Error, ProtocolError, TransportError};
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio_util::sync::CancellationToken;
@@ -16,11 +25,17 @@ use crate::entry::{self, StreamEntry};
 use crate::keys::fields;
 use crate::stats::bump;
 
+/// How often, while calls wait, the loop checks whether replies were trimmed unread.
+const GAP_CHECK_EVERY: Duration = Duration::from_millis(250);
+
 pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToken) {
     let opts = &shared.opts;
     let block_ms = u64::try_from(opts.block.as_millis()).unwrap_or(u64::MAX);
     // Replies can only exist for calls of this run: start at the beginning (as the peers).
     let mut last_id = "0-0".to_owned();
+    // Everything at or below this id is already deleted (by us) or reported lost.
+    let mut trimmed_to = (0u64, 0u64);
+    let mut gap_checked = Instant::now();
     let mut backoff = Backoff::default();
     let mut conn: Option<MultiplexedConnection> = None;
     loop {
@@ -43,8 +58,24 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
                 }
             }
         };
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("BLOCK")
+        let read_to = entry::parse_id(&last_id).unwrap_or_default();
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        if read_to > trimmed_to {
+            let (ms, seq) = read_to;
+            pipe.cmd("XTRIM")
+                .arg(&shared.reply_stream)
+                .arg("MINID")
+                .arg(format!("{ms}-{}", seq.saturating_add(1)))
+                .ignore();
+        }
+        let check_gap = !shared.pending.is_empty() && gap_checked.elapsed() >= GAP_CHECK_EVERY;
+        if check_gap {
+            gap_checked = Instant::now();
+            pipe.cmd("XINFO").arg("STREAM").arg(&shared.reply_stream);
+        }
+        pipe.cmd("XREAD")
+            .arg("BLOCK")
             .arg(block_ms)
             .arg("STREAMS")
             .arg(&shared.reply_stream)
@@ -52,26 +83,73 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
         // Dropping a reply read loses nothing: the client is stopping.
         let result = tokio::select! {
             () = stop.cancelled() => return,
-            r = cmd.query_async::<Value>(&mut c) => r,
+            r = pipe.query_async::<Vec<Value>>(&mut c) => r,
         };
-        match result {
-            Ok(v) => {
-                backoff.reset();
-                let (live, deleted) = entry::read_reply(&v);
-                for e in live {
-                    last_id.clone_from(&e.id);
-                    deliver(&shared, &e);
-                }
-                if let Some(id) = deleted.last() {
-                    last_id.clone_from(id);
-                }
-            }
+        let mut values = match result {
+            Ok(v) => v,
             Err(e) => {
                 if is_connection_error(&e) {
                     conn = None;
                 }
                 fail(&shared, &e, &mut backoff, &stop).await;
+                continue;
             }
+        };
+        trimmed_to = trimmed_to.max(read_to);
+        let read = values.pop().unwrap_or(Value::Nil);
+        let max_deleted = if check_gap {
+            values.pop().as_ref().and_then(entry::max_deleted_id)
+        } else {
+            None
+        };
+        if let Value::ServerError(e) = &read {
+            let e = redis::RedisError::from(e.clone());
+            fail(&shared, &e, &mut backoff, &stop).await;
+            continue;
+        }
+        backoff.reset();
+        let (live, deleted) = entry::read_reply(&read);
+        for e in live {
+            last_id.clone_from(&e.id);
+            deliver(&shared, &e);
+        }
+        if let Some(id) = deleted.last() {
+            last_id.clone_from(id);
+        }
+        if let Some(lost_to) = max_deleted.as_deref().and_then(entry::parse_id) {
+            if lost_to > read_to && lost_to > trimmed_to {
+                fail_lost_calls(&shared, lost_to);
+                trimmed_to = lost_to;
+            }
+        }
+    }
+}
+
+/// Replies up to `lost_to` were deleted before this client read them: every call whose request
+/// was written before that id may have lost its reply. They fail now with `reply lost` (a call
+/// whose server has not answered yet fails too: nothing tells them apart).
+fn fail_lost_calls(shared: &ClientShared, lost_to: (u64, u64)) {
+    let (ms, seq) = lost_to;
+    let victims: Vec<String> = shared
+        .pending
+        .iter()
+        .filter(|w| w.sent.is_some_and(|sent| sent < lost_to))
+        .map(|w| w.key().clone())
+        .collect();
+    tracing::error!(
+        calls = victims.len(),
+        "redis reply stream {} was trimmed past unread replies (up to {ms}-{seq}); failing the calls that may have lost theirs",
+        shared.reply_stream
+    );
+    for key in victims {
+        if let Some((_, waiter)) = shared.pending.remove(&key) {
+            bump(&shared.stats.replies_lost);
+            let _ = waiter.tx.send(Err(TransportError::ReplyLost(format!(
+                "reply stream {} was trimmed past unread replies (up to {ms}-{seq}) before this client read them; \
+                 raise the server's reply stream cap or lower the client's max_in_flight",
+                shared.reply_stream
+            ))
+            .into()));
         }
     }
 }
@@ -123,7 +201,7 @@ fn deliver(shared: &ClientShared, e: &StreamEntry) {
             if result.is_ok() {
                 bump(&shared.stats.replies);
             }
-            let _ = waiter.send(result);
+            let _ = waiter.tx.send(result);
         }
         None => bump(&shared.stats.unmatched_replies),
     }

@@ -1,5 +1,10 @@
 //! The consumer loop of one service: read as many new entries as there are free handler slots,
 //! hand each to its own task, repeat. Full slots mean no read (backpressure).
+//!
+//! At start and after every reconnect the loop first reads this consumer's own pending list
+//! (`XREADGROUP … 0`): a blocking read cut by a dropped connection may have had entries
+//! assigned to it that never arrived, and reading only new entries (`>`) would strand them
+//! until another server's claim idle passed, long after their callers gave up.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,6 +14,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::maintenance::{admit_redelivered, forget_deleted};
 use super::{handle, sleep_or_cancel, ServiceCtx};
 use crate::backoff::Backoff;
 use crate::connection::{has_code, is_connection_error, open_blocking};
@@ -19,7 +25,21 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
     let service = ctx.service;
     let mut backoff = Backoff::default();
     let mut reader: Option<MultiplexedConnection> = None;
+    // Set after each (re)connect of the reader, before its first read: the old connection may
+    // have been assigned entries until Redis saw it close.
+    let mut own_pending_checked = true;
     while !ctx.run.intake.is_cancelled() {
+        if !own_pending_checked {
+            match read_own_pending(&ctx).await {
+                Ok(()) => own_pending_checked = true,
+                Err(e) => {
+                    tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
+                    bump(&ctx.shared.stats.loop_errors);
+                    sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;
+                    continue;
+                }
+            }
+        }
         let first = tokio::select! {
             permit = ctx.slots.clone().acquire_owned() => match permit {
                 Ok(p) => p,
@@ -37,8 +57,9 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
             Some(c) => c.clone(),
             None => match connect_reader(&ctx).await {
                 Ok(c) => {
-                    reader = Some(c.clone());
-                    c
+                    reader = Some(c);
+                    own_pending_checked = false;
+                    continue;
                 }
                 Err(e) => {
                     tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
@@ -78,6 +99,49 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
         }
     }
 }
+
+/// Reads this consumer's own pending list from the start, a page at a time, and runs every
+/// entry not already running here (dead-lettering those delivered too often).
+async fn read_own_pending(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
+    let mut cursor = "0".to_owned();
+    loop {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&ctx.group)
+            .arg(&ctx.consumer)
+            .arg("COUNT")
+            .arg(OWN_PENDING_PAGE)
+            .arg("STREAMS")
+            .arg(&ctx.stream)
+            .arg(&cursor);
+        let value: Value = match ctx.shared.conn.query(&cmd).await {
+            Ok(v) => v,
+            // No group (yet): nothing can be pending; the read below recreates it.
+            Err(e) if has_code(&e, "NOGROUP") => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let (live, deleted) = entry::read_reply(&value);
+        let last = live
+            .iter()
+            .map(|e| &e.id)
+            .chain(&deleted)
+            .max_by_key(|id| entry::parse_id(id))
+            .cloned();
+        let Some(last) = last else {
+            return Ok(());
+        };
+        if !deleted.is_empty() {
+            forget_deleted(ctx, &deleted).await?;
+        }
+        if !admit_redelivered(ctx, live, "own pending").await? {
+            return Ok(());
+        }
+        cursor = last;
+    }
+}
+
+/// Entries per page when reading the own pending list.
+const OWN_PENDING_PAGE: usize = 64;
 
 /// Starts one task per entry, each holding a handler slot.
 async fn spawn_all(

@@ -1,5 +1,6 @@
 //! One entry, start to finish: decode, check the caller's deadline, dispatch (with the handler
-//! timeout), then write the reply and acknowledge in one round trip.
+//! timeout), then write the reply and acknowledge in one round trip, retried through Redis
+//! outages until it lands, the caller stops waiting, or the server stops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,16 +10,21 @@ use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::ServiceCtx;
+use redis::Value;
+
+use super::sleep_or_cancel;
 use crate::backoff::Backoff;
 use crate::codes;
-use crate::connection::is_connection_error;
+use crate::connection::is_transient;
 use crate::entry::{self, StreamEntry};
 use crate::keys::fields;
 use crate::stats::bump;
 
-/// How often writing a reply + ack is attempted before the entry is left pending (to be
-/// reclaimed and run again).
-const FINISH_ATTEMPTS: usize = 4;
+/// First and longest pause between attempts to commit a finished entry. Shorter than the
+/// reconnect backoff: a caller is waiting, and a Redis that reloads or fails over is back in
+/// seconds.
+const COMMIT_RETRY_FIRST: Duration = Duration::from_millis(20);
+const COMMIT_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// Removes the entry from the running set however the task ends (also when aborted).
 struct RunningGuard<'a> {
@@ -52,9 +58,10 @@ pub(crate) async fn run_entry(
         ctx: &ctx,
         id: &entry.id,
     };
-    let (envelope, reply_to) = match plan(&ctx, &entry) {
+    let deadline_ms = caller_deadline(&entry);
+    let (envelope, reply_to) = match plan(&ctx, &entry, deadline_ms) {
         Plan::Drop => {
-            finish(&ctx, &entry.id, None).await;
+            finish(&ctx, &entry.id, None, None).await;
             return;
         }
         Plan::Dispatch { envelope, reply_to } => (envelope, reply_to),
@@ -88,7 +95,7 @@ pub(crate) async fn run_entry(
         (Some(to), Some(r)) => Some((to, Envelope::Response(r).to_json())),
         _ => None,
     };
-    finish(&ctx, &entry.id, reply).await;
+    finish(&ctx, &entry.id, reply, deadline_ms).await;
 }
 
 async fn with_timeout<F: std::future::Future>(
@@ -101,7 +108,7 @@ async fn with_timeout<F: std::future::Future>(
     }
 }
 
-fn plan(ctx: &ServiceCtx, entry: &StreamEntry) -> Plan {
+fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan {
     let service = ctx.service;
     let id = &entry.id;
     let malformed = |reason: &str| {
@@ -119,11 +126,16 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry) -> Plan {
         Ok(e) => e,
         Err(e) => return malformed(&e.to_string()),
     };
-    let reply_to = entry
-        .text(fields::REPLY_TO)
-        .and_then(Result::ok)
-        .map(str::to_owned);
-    if matches!(envelope, Envelope::Request(_)) && caller_gave_up(ctx, entry) {
+    let reply_to = match entry.get(fields::REPLY_TO) {
+        None => None,
+        Some(raw) => match valid_reply_to(ctx, raw) {
+            Some(to) => Some(to.to_owned()),
+            None => return malformed("reply-to is not a reply stream of this prefix"),
+        },
+    };
+    if matches!(envelope, Envelope::Request(_))
+        && deadline_ms.is_some_and(|d| ctx.shared.redis_now_ms() > d)
+    {
         tracing::info!(service, entry_id = %id,
             "redis request skipped, its caller's timeout has passed: service={service} entry={id}");
         bump(&ctx.shared.stats.deadline_skipped);
@@ -132,30 +144,41 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry) -> Plan {
     Plan::Dispatch { envelope, reply_to }
 }
 
-/// True when the entry carries `timeout-ms` and entry time + timeout is already past on Redis's
-/// clock. Entries without the field (peer clients) are always served.
-fn caller_gave_up(ctx: &ServiceCtx, entry: &StreamEntry) -> bool {
-    let Some(timeout_ms) = entry
+/// The `reply-to` of an entry if it names a reply stream of this server's prefix
+/// (`<prefix>:replies:<client-id>`, the only shape clamator clients write). Anything else would
+/// make the server append to, trim and expire a key it has no business touching (a confused
+/// deputy): such an entry is malformed.
+pub(crate) fn valid_reply_to<'a>(ctx: &ServiceCtx, raw: &'a [u8]) -> Option<&'a str> {
+    let to = std::str::from_utf8(raw).ok()?;
+    let client_id = to.strip_prefix(ctx.reply_prefix.as_str())?;
+    (!client_id.is_empty()).then_some(to)
+}
+
+/// When the caller stops waiting, on Redis's clock (ms): entry time + `timeout-ms`. `None` for
+/// entries without the field (peer clients), which are always served.
+pub(crate) fn caller_deadline(entry: &StreamEntry) -> Option<i64> {
+    let timeout_ms = entry
         .text(fields::TIMEOUT_MS)
         .and_then(Result::ok)
-        .and_then(|t| t.trim().parse::<i64>().ok())
-    else {
-        return false;
-    };
-    let Some((written_ms, _)) = entry::parse_id(&entry.id) else {
-        return false;
-    };
+        .and_then(|t| t.trim().parse::<i64>().ok())?;
+    let (written_ms, _) = entry::parse_id(&entry.id)?;
     let written_ms = i64::try_from(written_ms).unwrap_or(i64::MAX);
-    ctx.shared.redis_now_ms() > written_ms.saturating_add(timeout_ms)
+    Some(written_ms.saturating_add(timeout_ms))
 }
 
 /// Writes the reply (if any), then acknowledges the entry. Entries finishing together are
 /// committed together by the service's finisher (see [`super::finisher`]); this waits until
 /// the entry is committed (or given up on, leaving it pending to be reclaimed).
-pub(crate) async fn finish(ctx: &ServiceCtx, id: &str, reply: Option<(String, String)>) {
+pub(crate) async fn finish(
+    ctx: &ServiceCtx,
+    id: &str,
+    reply: Option<(String, String)>,
+    deadline_ms: Option<i64>,
+) {
     let job = Finished {
         id: id.to_owned(),
         reply,
+        deadline_ms,
     };
     match ctx.finisher.submit(job) {
         Ok(committed) => {
@@ -171,72 +194,124 @@ pub(crate) async fn finish(ctx: &ServiceCtx, id: &str, reply: Option<(String, St
 pub(crate) struct Finished {
     pub(crate) id: String,
     pub(crate) reply: Option<(String, String)>,
+    /// When its caller stops waiting (Redis clock, ms); `None`: unknown, keep trying until the
+    /// server stops.
+    pub(crate) deadline_ms: Option<i64>,
 }
 
-/// One pipeline for a batch: every reply (`XADD` + `PEXPIRE`), then one `XACK` for all ids.
-/// Redis runs a pipeline in order, so no entry is acknowledged before its reply is written.
-/// Connection failures are retried with backoff; on giving up the entries stay pending and are
-/// reclaimed later. Any other error (e.g. `WRONGTYPE` on a bogus `reply-to`) is isolated by
-/// committing the entries one by one; an entry whose reply cannot be written is acknowledged
-/// without it, so it does not come back forever.
+/// Commits a batch in one transaction (`MULTI`, every reply's `XADD` + `PEXPIRE`, one `XACK`
+/// for all ids, `EXEC`), so an entry is never acknowledged while its reply is refused: a command
+/// Redis rejects up front (`LOADING`, `READONLY`, `OOM`, `NOPERM`, …) aborts the whole
+/// transaction, and a dropped connection discards it.
+///
+/// Transient failures (connection errors and the codes of
+/// [`is_transient`](crate::connection::is_transient)) are retried with backoff for as long as
+/// some caller still waits; an entry whose caller's deadline passes meanwhile is left pending
+/// (a later reclaim sees the deadline and acknowledges it) and counted; on stop every entry
+/// still uncommitted is left pending for another server. A permanent failure isolates the
+/// culprit by committing entry by entry and leaves that one pending (after `max_deliveries`
+/// it is dead-lettered). A reply that Redis refuses inside an executed transaction (a
+/// `WRONGTYPE` key at the reply stream's name) cannot ever be written: it is counted and
+/// logged, and the entry stays acknowledged.
 pub(crate) async fn commit(ctx: &ServiceCtx, batch: &[Finished]) {
-    let Some(first) = batch.first() else {
-        return;
-    };
-    let mut pipe = redis::pipe();
-    for job in batch {
-        if let Some((to, json)) = &job.reply {
-            add_reply(&mut pipe, ctx, to, json);
+    let mut todo: Vec<&Finished> = batch.iter().collect();
+    let mut backoff = Backoff::new(COMMIT_RETRY_FIRST, COMMIT_RETRY_MAX);
+    let service = ctx.service;
+    loop {
+        let mut pipe = redis::pipe();
+        pipe.atomic().ignore_errors();
+        let mut reply_slots = Vec::with_capacity(todo.len());
+        let mut index = 0;
+        for job in &todo {
+            if let Some((to, json)) = &job.reply {
+                reply_slots.push(Some(index));
+                index += add_reply(&mut pipe, ctx, to, json);
+            } else {
+                reply_slots.push(None);
+            }
         }
-    }
-    add_ack(&mut pipe, ctx, batch.iter().map(|j| j.id.as_str()));
-    let mut backoff = Backoff::default();
-    for attempt in 1..=FINISH_ATTEMPTS {
-        match ctx.shared.conn.pipe::<()>(&pipe).await {
-            Ok(()) => {
-                for job in batch {
-                    if job.reply.is_some() {
-                        bump(&ctx.shared.stats.replies);
+        add_ack(&mut pipe, ctx, todo.iter().map(|j| j.id.as_str()));
+        match ctx.shared.conn.pipe::<Vec<Value>>(&pipe).await {
+            Ok(results) => {
+                for (job, slot) in todo.iter().zip(&reply_slots) {
+                    match slot.and_then(|i| results.get(i)) {
+                        Some(Value::ServerError(e)) => {
+                            let id = &job.id;
+                            tracing::error!(service, entry_id = %id, error = %e,
+                                "redis reply refused, entry acknowledged without it: service={service} entry={id}");
+                            bump(&ctx.shared.stats.replies_refused);
+                        }
+                        Some(_) => bump(&ctx.shared.stats.replies),
+                        None => {}
                     }
+                }
+                if let Some(Value::ServerError(e)) = results.get(index) {
+                    tracing::error!(service, error = %e, "redis XACK refused: service={service}");
+                    bump(&ctx.shared.stats.loop_errors);
+                    return;
+                }
+                for _ in &todo {
                     bump(&ctx.shared.stats.acked);
                 }
-                ctx.note_acked(batch.len());
+                ctx.note_acked(todo.len());
                 return;
             }
-            Err(_) if batch.len() > 1 => {
-                // Find the culprit: replies that did land are written again (callers drop
-                // duplicates), as at-least-once allows.
-                for job in batch {
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(service, error = %e, entries = todo.len(),
+                    "redis commit failed, retrying: service={service}");
+                bump(&ctx.shared.stats.commit_retries);
+                if ctx.run.abandon.is_cancelled() {
+                    return; // stopping: the entries stay pending for another server
+                }
+                sleep_or_cancel(backoff.next_delay(), &ctx.run.abandon).await;
+                drop_expired(ctx, &mut todo);
+                if todo.is_empty() {
+                    return;
+                }
+            }
+            Err(e) if todo.len() > 1 => {
+                tracing::warn!(service, error = %e, "redis commit refused, committing entries one by one: service={service}");
+                for job in todo {
                     Box::pin(commit(ctx, std::slice::from_ref(job))).await;
                 }
                 return;
             }
-            Err(e) if !is_connection_error(&e) => {
-                let service = ctx.service;
-                let id = &first.id;
-                tracing::warn!(service, entry_id = %id, error = %e, "redis reply failed, acknowledging without reply: service={service} entry={id}");
-                let mut ack = redis::pipe();
-                add_ack(&mut ack, ctx, std::iter::once(id.as_str()));
-                if ctx.shared.conn.pipe::<()>(&ack).await.is_ok() {
-                    bump(&ctx.shared.stats.acked);
-                    ctx.note_acked(1);
-                }
-                return;
-            }
             Err(e) => {
-                let service = ctx.service;
-                tracing::error!(service, error = %e, attempt, "redis consumer loop error: service={service}");
-                bump(&ctx.shared.stats.loop_errors);
-                if attempt < FINISH_ATTEMPTS {
-                    tokio::time::sleep(backoff.next_delay()).await;
-                }
+                let id = &todo[0].id;
+                tracing::error!(service, entry_id = %id, error = %e,
+                    "redis commit refused, entry left pending: service={service} entry={id}");
+                bump(&ctx.shared.stats.commit_failed);
+                return;
             }
         }
     }
 }
 
-/// `XADD <to> MAXLEN ~ n * type rpc envelope <json>` then `PEXPIRE <to> ttl`.
-pub(crate) fn add_reply(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, to: &str, json: &str) {
+/// Forgets the replies whose caller no longer waits; their entries stay pending, and the
+/// reclaim that finds them later sees the deadline and acknowledges them.
+fn drop_expired(ctx: &ServiceCtx, todo: &mut Vec<&Finished>) {
+    let service = ctx.service;
+    let now = ctx.shared.redis_now_ms();
+    todo.retain(|job| {
+        let expired = job.reply.is_some() && job.deadline_ms.is_some_and(|d| now > d);
+        if expired {
+            let id = &job.id;
+            tracing::warn!(service, entry_id = %id,
+                "redis reply not written before its caller's deadline, entry left pending: service={service} entry={id}");
+            bump(&ctx.shared.stats.replies_expired);
+        }
+        !expired
+    });
+}
+
+/// `XADD <to> MAXLEN ~ n * type rpc envelope <json>` then `PEXPIRE <to> ttl`; returns how many
+/// commands it added (the `XADD` is the first).
+pub(crate) fn add_reply(
+    pipe: &mut redis::Pipeline,
+    ctx: &ServiceCtx,
+    to: &str,
+    json: &str,
+) -> usize {
     let opts = &ctx.shared.opts;
     pipe.cmd("XADD")
         .arg(to)
@@ -247,11 +322,14 @@ pub(crate) fn add_reply(pipe: &mut redis::Pipeline, ctx: &ServiceCtx, to: &str, 
         .arg(fields::TYPE)
         .arg(fields::TYPE_RPC)
         .arg(fields::ENVELOPE)
-        .arg(json)
-        .ignore();
-    if let Some(ttl) = opts.reply_stream_ttl {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        pipe.cmd("PEXPIRE").arg(to).arg(ms).ignore();
+        .arg(json);
+    match opts.reply_stream_ttl {
+        Some(ttl) => {
+            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            pipe.cmd("PEXPIRE").arg(to).arg(ms);
+            2
+        }
+        None => 1,
     }
 }
 
@@ -267,5 +345,4 @@ pub(crate) fn add_ack<'a>(
     for id in ids {
         cmd.arg(id);
     }
-    cmd.ignore();
 }

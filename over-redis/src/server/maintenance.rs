@@ -101,34 +101,8 @@ async fn reclaim(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
         if !deleted.is_empty() {
             forget_deleted(ctx, &deleted).await?;
         }
-        if !live.is_empty() {
-            let deliveries = deliveries_of(ctx, &live).await?;
-            for e in live {
-                if ctx.is_running(&e.id) {
-                    continue; // still running here; the claim only refreshed it
-                }
-                let n = deliveries.get(&e.id).copied().unwrap_or(1);
-                if n > ctx.shared.opts.max_deliveries {
-                    dead_letter(ctx, &e, n).await?;
-                    continue;
-                }
-                let permit = match ctx.slots.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => match ctx.slots.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => return Ok(()),
-                    },
-                };
-                let service = ctx.service;
-                let id = &e.id;
-                tracing::info!(service, entry_id = %id, deliveries = n,
-                    "redis entry reclaimed: service={service} entry={id}");
-                bump(&ctx.shared.stats.reclaimed);
-                ctx.mark_running(&e.id);
-                ctx.run
-                    .tracker
-                    .spawn(handle::run_entry(ctx.clone(), e, permit));
-            }
+        if !admit_redelivered(ctx, live, "reclaimed").await? {
+            return Ok(());
         }
         if next == "0-0" || next.is_empty() {
             return Ok(());
@@ -137,9 +111,55 @@ async fn reclaim(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
     }
 }
 
+/// Runs entries delivered before (reclaimed from another consumer, or found in this
+/// consumer's own pending list after a reconnect): dead-letters those delivered more than
+/// `max_deliveries` times, skips those already running here, and starts the others, each
+/// with a handler slot (waiting for one if needed). False when the service stopped meanwhile.
+pub(crate) async fn admit_redelivered(
+    ctx: &Arc<ServiceCtx>,
+    live: Vec<StreamEntry>,
+    how: &'static str,
+) -> Result<bool, RedisError> {
+    if live.is_empty() {
+        return Ok(true);
+    }
+    let deliveries = deliveries_of(ctx, &live).await?;
+    for e in live {
+        if ctx.is_running(&e.id) {
+            continue; // still running here; a claim only refreshed it
+        }
+        let n = deliveries.get(&e.id).copied().unwrap_or(1);
+        if n > ctx.shared.opts.max_deliveries {
+            dead_letter(ctx, &e, n).await?;
+            continue;
+        }
+        let permit = match ctx.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => match ctx.slots.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return Ok(false),
+            },
+        };
+        let service = ctx.service;
+        let id = &e.id;
+        tracing::info!(service, entry_id = %id, deliveries = n, how,
+            "redis entry redelivered: service={service} entry={id}");
+        if how == "reclaimed" {
+            bump(&ctx.shared.stats.reclaimed);
+        } else {
+            bump(&ctx.shared.stats.own_pending_reread);
+        }
+        ctx.mark_running(&e.id);
+        ctx.run
+            .tracker
+            .spawn(handle::run_entry(ctx.clone(), e, permit));
+    }
+    Ok(true)
+}
+
 /// Entries deleted from the stream while pending: nothing to run; make sure they leave the
 /// pending list (Redis 7 already drops them, 6.2 does not).
-async fn forget_deleted(ctx: &ServiceCtx, ids: &[String]) -> Result<(), RedisError> {
+pub(crate) async fn forget_deleted(ctx: &ServiceCtx, ids: &[String]) -> Result<(), RedisError> {
     let service = ctx.service;
     tracing::warn!(
         service,
@@ -187,7 +207,10 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
         opts.max_deliveries
     );
     tracing::warn!(service, entry_id = %id, deliveries, "redis entry dead-lettered: service={service} entry={id}");
+    // One transaction: the dead letter, the caller's answer and the ack land together or not
+    // at all (a refused reply must not leave an acknowledged entry without its dead letter).
     let mut pipe = redis::pipe();
+    pipe.atomic();
     let add = pipe
         .cmd("XADD")
         .arg(&ctx.dead)
@@ -209,7 +232,9 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
         .text(fields::ENVELOPE)
         .and_then(Result::ok)
         .and_then(|t| Envelope::parse(t).ok());
-    let reply_to = e.text(fields::REPLY_TO).and_then(Result::ok);
+    let reply_to = e
+        .get(fields::REPLY_TO)
+        .and_then(|raw| handle::valid_reply_to(ctx, raw));
     if let (Some(Envelope::Request(r)), Some(to)) = (request, reply_to) {
         let response = Envelope::Response(Response {
             id: r.id.into(),
@@ -219,7 +244,7 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
         handle::add_reply(&mut pipe, ctx, to, &response.to_json());
     }
     handle::add_ack(&mut pipe, ctx, std::iter::once(id.as_str()));
-    ctx.shared.conn.pipe::<()>(&pipe).await?;
+    ctx.shared.conn.pipe::<redis::Value>(&pipe).await?;
     bump(&ctx.shared.stats.dead_lettered);
     Ok(())
 }

@@ -81,6 +81,8 @@ pub(crate) struct ServiceCtx {
     pub(crate) group: String,
     pub(crate) consumer: String,
     pub(crate) dead: String,
+    /// `<prefix>:replies:`: the only keys replies are written to.
+    pub(crate) reply_prefix: String,
     /// Free handler slots; reading asks for at most this many entries.
     pub(crate) slots: Arc<Semaphore>,
     /// Entry ids taken by this server and not yet acknowledged (refreshed, never re-run here).
@@ -228,6 +230,7 @@ impl ServerTransport for RedisServerTransport {
                     group: keys::consumer_group_name(service),
                     consumer: keys::consumer_name(service, &opts.instance_id),
                     dead: keys::dead_letter_stream(&opts.key_prefix, service),
+                    reply_prefix: keys::reply_stream_prefix(&opts.key_prefix),
                     slots: Arc::new(Semaphore::new(opts.max_concurrent_handlers)),
                     running: Mutex::new(HashSet::new()),
                     reader_client_id: AtomicI64::new(0),

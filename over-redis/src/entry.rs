@@ -183,14 +183,44 @@ pub(crate) fn groups(v: &Value) -> Vec<GroupInfo> {
         .collect()
 }
 
-/// `XINFO STREAM` reply: the largest id ever deleted from the stream (`max-deleted-entry-id`,
-/// Redis ≥ 7.0; `None` before, or for a stream nothing was deleted from).
-pub(crate) fn max_deleted_id(v: &Value) -> Option<String> {
-    pairs(v)
-        .into_iter()
-        .find(|(k, _)| string(k).as_deref() == Some("max-deleted-entry-id"))
-        .and_then(|(_, v)| string(v))
-        .filter(|id| id != "0-0")
+/// What `XINFO STREAM` says about a stream's history (Redis ≥ 7.0 for `entries_added`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamInfo {
+    /// Entries in the stream now.
+    pub(crate) length: u64,
+    /// Entries ever added to it.
+    pub(crate) entries_added: u64,
+    /// Id of its first entry, if it has one.
+    pub(crate) first_entry_id: Option<String>,
+    /// The id the last `XADD` generated.
+    pub(crate) last_generated_id: String,
+}
+
+/// `XINFO STREAM` reply (RESP2 flat list or RESP3 map); `None` without `entries-added`
+/// (Redis before 7.0) or on any other shape.
+pub(crate) fn stream_info(v: &Value) -> Option<StreamInfo> {
+    let mut info = StreamInfo {
+        length: 0,
+        entries_added: 0,
+        first_entry_id: None,
+        last_generated_id: "0-0".into(),
+    };
+    let mut has_added = false;
+    for (k, v) in pairs(v) {
+        match string(k).as_deref() {
+            Some("length") => info.length = u64::try_from(int(v)?).ok()?,
+            Some("entries-added") => {
+                info.entries_added = u64::try_from(int(v)?).ok()?;
+                has_added = true;
+            }
+            Some("last-generated-id") => info.last_generated_id = string(v)?,
+            Some("first-entry") => {
+                info.first_entry_id = items(v).and_then(|e| e.first()).and_then(string);
+            }
+            _ => {}
+        }
+    }
+    has_added.then_some(info)
 }
 
 /// A stream id as `(milliseconds, sequence)`, for comparing and for the caller-deadline check.
@@ -247,6 +277,45 @@ mod tests {
             assert!(pending_deliveries(&v).is_empty());
             assert!(groups(&v).iter().all(|g| g.name.is_empty()));
         }
+    }
+
+    #[test]
+    fn decodes_stream_info_in_both_protocols() {
+        let flat = Value::Array(vec![
+            bulk("length"),
+            Value::Int(2),
+            bulk("last-generated-id"),
+            bulk("9-0"),
+            bulk("entries-added"),
+            Value::Int(10),
+            bulk("first-entry"),
+            Value::Array(vec![bulk("8-0"), Value::Array(vec![bulk("k"), bulk("v")])]),
+            bulk("last-entry"),
+            Value::Nil,
+        ]);
+        let want = StreamInfo {
+            length: 2,
+            entries_added: 10,
+            first_entry_id: Some("8-0".into()),
+            last_generated_id: "9-0".into(),
+        };
+        assert_eq!(stream_info(&flat), Some(want.clone()));
+        let Value::Array(items) = flat else {
+            unreachable!()
+        };
+        let map = Value::Map(
+            items
+                .chunks(2)
+                .map(|c| (c[0].clone(), c[1].clone()))
+                .collect(),
+        );
+        assert_eq!(stream_info(&map), Some(want));
+        // Redis 6.2 has no entries-added: nothing to conclude.
+        assert_eq!(
+            stream_info(&Value::Array(vec![bulk("length"), Value::Int(1)])),
+            None
+        );
+        assert_eq!(stream_info(&Value::Int(1)), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! reader, a pending-call table) and the [`RedisRpcClient`] facade over the protocol's client
 //! core.
 
+mod reply_lost;
 mod reply_reader;
 
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,9 @@ pub(crate) struct ClientShared {
     pub(crate) conn: SharedConnection,
     pub(crate) reply_stream: String,
     pub(crate) pending: DashMap<String, Waiter>,
+    /// The largest reply id found trimmed unread: a call whose request id is below it may have
+    /// lost its reply.
+    pub(crate) lost_up_to: Mutex<(u64, u64)>,
     /// Calls allowed between `XADD` and their reply; see
     /// [`RedisClientOptions::with_max_in_flight`].
     in_flight: Semaphore,
@@ -94,6 +98,7 @@ impl RedisClientTransport {
             shared: Arc::new(ClientShared {
                 reply_stream: keys::reply_stream(&opts.key_prefix, &opts.instance_id),
                 in_flight: Semaphore::new(opts.max_in_flight),
+                lost_up_to: Mutex::new((0, 0)),
                 opts,
                 client,
                 conn,
@@ -280,10 +285,20 @@ impl ClientTransport for RedisClientTransport {
                     give_up,
                 )
                 .await?;
+            let sent = entry::parse_id(&id);
             if let Some(mut waiting) = self.shared.pending.get_mut(&key) {
-                waiting.sent = entry::parse_id(&id);
+                waiting.sent = sent;
             }
             bump(&self.shared.stats.requests);
+            // The reply loop may have found replies trimmed unread before `sent` was recorded.
+            let lost_up_to = *self
+                .shared
+                .lost_up_to
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if sent.is_some_and(|sent| sent < lost_up_to) {
+                reply_lost::fail_call(&self.shared, &key, lost_up_to);
+            }
             match rx.await {
                 Ok(result) => result,
                 Err(_) => Err(TransportError::Stopped.into()),

@@ -4,21 +4,21 @@
 //! Replies are deleted once read (`XTRIM MINID` below the last one read, pipelined with the
 //! next read), so the stream holds only unread replies and a server's `MAXLEN ~` cap can only
 //! bite when more replies than the cap are unread at once, which the client's in-flight limit
-//! prevents. As a backstop, while calls wait the loop also asks Redis for the stream's
-//! largest deleted id (`XINFO STREAM`, Redis ≥ 7): an id past the last one read means replies
-//! were trimmed unread, and every call sent before it fails at once with `reply lost` instead
-//! of timing out.
+//! prevents. As a backstop, while calls wait the loop also asks Redis how many entries were
+//! ever added to the stream (`XINFO STREAM`, Redis ≥ 7): more than this loop read plus those
+//! still there means replies were trimmed unread, and every call sent before the stream's
+//! first remaining entry fails at once with `reply lost` instead of timing out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clamator_protocol::envelope::value_key;
-use clamator_protocol::{Envelope, Error, ProtocolError, TransportError};
+use clamator_protocol::{Envelope, Error, ProtocolError};
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::ClientShared;
+use super::{reply_lost, ClientShared};
 use crate::backoff::Backoff;
 use crate::connection::{is_connection_error, open_blocking};
 use crate::entry::{self, StreamEntry};
@@ -33,8 +33,11 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
     let block_ms = u64::try_from(opts.block.as_millis()).unwrap_or(u64::MAX);
     // Replies can only exist for calls of this run: start at the beginning (as the peers).
     let mut last_id = "0-0".to_owned();
-    // Everything at or below this id is already deleted (by us) or reported lost.
+    // Everything at or below this id is deleted (asked of XTRIM by this loop).
     let mut trimmed_to = (0u64, 0u64);
+    // Entries this loop read, and entries found trimmed unread (already reported).
+    let mut read_count = 0u64;
+    let mut lost_count = 0u64;
     let mut gap_checked = Instant::now();
     let mut backoff = Backoff::default();
     let mut conn: Option<MultiplexedConnection> = None;
@@ -97,8 +100,8 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
         };
         trimmed_to = trimmed_to.max(read_to);
         let read = values.pop().unwrap_or(Value::Nil);
-        let max_deleted = if check_gap {
-            values.pop().as_ref().and_then(entry::max_deleted_id)
+        let info = if check_gap {
+            values.pop().as_ref().and_then(entry::stream_info)
         } else {
             None
         };
@@ -109,6 +112,9 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
         }
         backoff.reset();
         let (live, deleted) = entry::read_reply(&read);
+        // What was read before this round's XINFO: its `length` still counts this round's read.
+        let read_before = read_count;
+        read_count += (live.len() + deleted.len()) as u64;
         for e in live {
             last_id.clone_from(&e.id);
             deliver(&shared, &e);
@@ -116,40 +122,27 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
         if let Some(id) = deleted.last() {
             last_id.clone_from(id);
         }
-        if let Some(lost_to) = max_deleted.as_deref().and_then(entry::parse_id) {
-            if lost_to > read_to && lost_to > trimmed_to {
-                fail_lost_calls(&shared, lost_to);
-                trimmed_to = lost_to;
+        // Calls answered by this read are delivered first: only those still waiting can have
+        // lost their reply.
+        if let Some(info) = info {
+            // After the XTRIM, the stream holds only entries after `read_to`; any entry added
+            // that is neither read nor still there was trimmed before this loop read it.
+            let accounted = read_before + info.length + lost_count;
+            if info.entries_added > accounted {
+                lost_count += info.entries_added - accounted;
+                let bound = match &info.first_entry_id {
+                    Some(first) => entry::parse_id(first),
+                    None => entry::parse_id(&info.last_generated_id).map(|(ms, s)| (ms, s + 1)),
+                };
+                if let Some(bound) = bound {
+                    reply_lost::fail_calls_sent_before(&shared, bound);
+                }
+            } else if info.entries_added < read_before + info.length {
+                // The stream was deleted and created again (expiry, DEL): count afresh.
+                read_count =
+                    info.entries_added.saturating_sub(info.length) + read_count - read_before;
+                lost_count = 0;
             }
-        }
-    }
-}
-
-/// Replies up to `lost_to` were deleted before this client read them: every call whose request
-/// was written before that id may have lost its reply. They fail now with `reply lost` (a call
-/// whose server has not answered yet fails too: nothing tells them apart).
-fn fail_lost_calls(shared: &ClientShared, lost_to: (u64, u64)) {
-    let (ms, seq) = lost_to;
-    let victims: Vec<String> = shared
-        .pending
-        .iter()
-        .filter(|w| w.sent.is_some_and(|sent| sent < lost_to))
-        .map(|w| w.key().clone())
-        .collect();
-    tracing::error!(
-        calls = victims.len(),
-        "redis reply stream {} was trimmed past unread replies (up to {ms}-{seq}); failing the calls that may have lost theirs",
-        shared.reply_stream
-    );
-    for key in victims {
-        if let Some((_, waiter)) = shared.pending.remove(&key) {
-            bump(&shared.stats.replies_lost);
-            let _ = waiter.tx.send(Err(TransportError::ReplyLost(format!(
-                "reply stream {} was trimmed past unread replies (up to {ms}-{seq}) before this client read them; \
-                 raise the server's reply stream cap or lower the client's max_in_flight",
-                shared.reply_stream
-            ))
-            .into()));
         }
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod arith;
+pub mod load;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -43,10 +44,13 @@ fn find_redis() -> String {
     );
 }
 
-/// A private `redis-server` on a loopback port. It is started under a watchdog shell that stops
-/// it when our end of its stdin closes, which happens even if the test process is killed.
+/// A private `redis-server` on a loopback port. It is started under a watchdog shell that
+/// stops it when our end of its stdin closes, which happens even if the test process is killed;
+/// a line written to that stdin names the signal to stop it with (`TERM`, or `KILL` for a
+/// crash).
 pub struct RedisProcess {
     port: u16,
+    args: Vec<String>,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
 }
@@ -54,10 +58,20 @@ pub struct RedisProcess {
 impl RedisProcess {
     /// Starts a server on `port` (a free one if `None`); `None` if `redis-server` is missing.
     pub fn try_start(port: Option<u16>) -> Option<Self> {
+        let args = ["--save", "", "--appendonly", "no"]
+            .map(String::from)
+            .to_vec();
+        Self::try_start_with(port, args)
+    }
+
+    /// Starts a server with these extra arguments (after `--port` and `--bind`).
+    pub fn try_start_with(port: Option<u16>, args: Vec<String>) -> Option<Self> {
         let port = port.unwrap_or_else(free_port);
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let script = format!(
-            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
-             --loglevel warning & pid=$!; read _; kill $pid; wait $pid"
+            "redis-server --port {port} --bind 127.0.0.1 --loglevel warning {} & pid=$!; \
+             read sig; kill -s ${{sig:-TERM}} $pid; wait $pid",
+            quoted.join(" ")
         );
         let mut child = Command::new("sh")
             .arg("-c")
@@ -70,6 +84,7 @@ impl RedisProcess {
         let stdin = child.stdin.take();
         let mut me = Self {
             port,
+            args,
             child: Some(child),
             stdin,
         };
@@ -85,12 +100,19 @@ impl RedisProcess {
         Self::try_start(None).expect("redis-server is needed for this test (restart tests start their own): install it (apt-get install redis-server)")
     }
 
+    /// Starts a private server with extra arguments, failing the test if impossible.
+    pub fn start_with(args: &[&str]) -> Self {
+        Self::try_start_with(None, args.iter().map(|a| (*a).to_owned()).collect()).expect(
+            "redis-server is needed for this test: install it (apt-get install redis-server)",
+        )
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     fn wait_up(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(child) = &mut self.child {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -105,20 +127,37 @@ impl RedisProcess {
         false
     }
 
-    /// Stops the server (its data is gone: it runs without persistence).
-    pub fn shutdown(&mut self) {
+    /// Stops the server with `signal` and waits for it to exit.
+    fn stop_with(&mut self, signal: &str) {
         if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"\n");
+            let _ = writeln!(stdin, "{signal}");
         }
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
     }
 
-    /// Stops and starts again on the same port.
+    /// Stops the server (without persistence its data is gone).
+    pub fn shutdown(&mut self) {
+        self.stop_with("TERM");
+    }
+
+    /// SIGKILLs the server: no shutdown save, no goodbye to clients.
+    pub fn kill(&mut self) {
+        self.stop_with("KILL");
+    }
+
+    /// Stops and starts again on the same port with the same arguments.
     pub fn restart(&mut self) {
         self.shutdown();
-        let again = Self::try_start(Some(self.port)).expect("redis-server restart failed");
+        self.start_again();
+    }
+
+    /// Starts the stopped server again on its port with its arguments, without waiting for it
+    /// to finish loading its data (it answers `LOADING` meanwhile).
+    pub fn start_again(&mut self) {
+        let again = Self::try_start_with(Some(self.port), self.args.clone())
+            .expect("redis-server restart failed");
         *self = again;
     }
 }
@@ -136,6 +175,8 @@ fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
+/// True once the server accepts connections (a server still loading its data answers
+/// `LOADING`, which counts as up: tests of reloads want exactly that state).
 fn ping(url: &str) -> bool {
     let Ok(client) = redis::Client::open(url) else {
         return false;
@@ -143,7 +184,10 @@ fn ping(url: &str) -> bool {
     let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
         return false;
     };
-    redis::cmd("PING").query::<String>(&mut conn).is_ok()
+    match redis::cmd("PING").query::<String>(&mut conn) {
+        Ok(_) => true,
+        Err(e) => e.code() == Some("LOADING"),
+    }
 }
 
 fn wait_ready(url: &str) {

@@ -53,16 +53,21 @@ pub fn directions(s: &Scenario) -> Vec<Direction> {
             })
             .collect();
     }
-    let rust_server_only = s
-        .directions
-        .as_ref()
-        .is_some_and(|d| d.iter().any(|d| d == "rust-server"));
+    let only = |what: &str| {
+        s.directions
+            .as_ref()
+            .is_some_and(|d| d.iter().any(|d| d == what))
+    };
+    let (rust_server_only, rust_client_only) = (only("rust-server"), only("rust-client"));
     let mut out = Vec::new();
     for server in both {
         if rust_server_only && server != Lang::Rust {
             continue;
         }
         for client in both {
+            if rust_client_only && client != Lang::Rust {
+                continue;
+            }
             out.push(Direction {
                 servers: vec![server; s.servers.max(1)],
                 client,

@@ -22,7 +22,8 @@ pub struct Scenario {
     /// Languages of the servers, overriding the direction's server language (mixed pools).
     #[serde(default)]
     pub server_langs: Option<Vec<String>>,
-    /// Restricts directions: `rust-server` (only Rust servers) or `any-client`.
+    /// Restricts directions: `rust-server` (only Rust servers), `rust-client` (only Rust
+    /// clients, e.g. for a concurrency the Python client's connection pool cannot carry).
     #[serde(default)]
     pub directions: Option<Vec<String>>,
     /// Claim idle passed to the servers.

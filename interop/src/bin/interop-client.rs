@@ -7,6 +7,7 @@
 //! together; results keep fan order, then call order. A call's `params` are sent exactly as
 //! given, `null` included; only an absent key becomes `{}` (as the Python driver's
 //! `call.get("params", {})`). Exits by itself (status 3) if the process that started it dies.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::time::Duration;

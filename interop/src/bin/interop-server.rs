@@ -5,6 +5,7 @@
 //! `HANDLED:<n>` (handler invocations) to stderr, and for `notifications` also
 //! `{"pingedAt": <ms|null>}` to stdout, then exits. Exits by itself (status 3) if the process
 //! that started it dies, so a crashed runner leaves no orphan serving on.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::sync::atomic::Ordering;

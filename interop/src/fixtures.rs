@@ -5,6 +5,7 @@
 //!   classification, or `{"invalid": "<reason>"}`, or `{"parseError": true}`;
 //! * `dispatch/*.json`: `{"description", "contract", "handlers", "envelope", "expect"}`: a
 //!   request or notification, how each handler behaves, and the exact response (or `null`).
+//!   `"envelopeText"` (raw wire text) may replace `"envelope"` for text no JSON value holds.
 //!
 //! In `expect`, `{"$any": true}` matches any value (used where languages legitimately differ,
 //! e.g. validation `data`), and numbers compare by value (`5` equals `5.0`, as in JavaScript).
@@ -57,8 +58,13 @@ pub struct DispatchCase {
     pub contract: String,
     /// Method name → behaviour; methods not listed have no handler.
     pub handlers: Map<String, Value>,
-    /// The envelope handed to the server.
-    pub envelope: Value,
+    /// The envelope handed to the server, as a JSON value.
+    #[serde(default)]
+    pub envelope: Option<Value>,
+    /// Or as raw wire text, parsed by `Envelope::parse` first: for text a JSON value cannot
+    /// hold, such as a lone surrogate escape.
+    #[serde(default, rename = "envelopeText")]
+    pub envelope_text: Option<String>,
     /// The exact response, or `null` for none.
     pub expect: Value,
 }
@@ -193,7 +199,11 @@ pub async fn run_dispatch_case(case: &DispatchCase) -> Result<(), String> {
     server
         .register_service(build_service(case)?)
         .map_err(|e| e.to_string())?;
-    let envelope = Envelope::from_value(case.envelope.clone()).map_err(|e| e.to_string())?;
+    let envelope = match (&case.envelope, &case.envelope_text) {
+        (Some(value), None) => Envelope::from_value(value.clone()).map_err(|e| e.to_string())?,
+        (None, Some(text)) => Envelope::parse(text).map_err(|e| e.to_string())?,
+        _ => return Err("a dispatch case has exactly one of envelope and envelopeText".into()),
+    };
     let response = server.dispatch(envelope).await;
     let actual = serde_json::to_value(response).map_err(|e| e.to_string())?;
     check(&case.expect, &actual)

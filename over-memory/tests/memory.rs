@@ -439,3 +439,89 @@ async fn ten_thousand_concurrent_calls() {
         assert_eq!(call.await.unwrap().unwrap().sum, i as f64 + 1.0);
     }
 }
+
+const BOOM_EARLY: Method<Ping, Ping> = Method::new("boom", "early");
+const BOOM_LATE: Method<Ping, Ping> = Method::new("boom", "late");
+const BOOM_JSON_EARLY: Method<Ping, Ping> = Method::new("boom", "jsonEarly");
+const BOOM_NOTE: NotificationMethod<Ping> = NotificationMethod::new("boom", "note");
+
+/// Handlers that panic in the closure body (before a future exists), after an await inside
+/// the future (so the memory client has spawned it), and in a `handle_json` closure.
+fn boom_service() -> Service {
+    let contract = Contract::builder("boom")
+        .method(BOOM_EARLY)
+        .method(BOOM_LATE)
+        .method(BOOM_JSON_EARLY)
+        .notification(BOOM_NOTE)
+        .build()
+        .unwrap();
+    Service::builder(contract)
+        .handle(BOOM_EARLY, |p: Ping| {
+            if p.tag.is_none() {
+                panic!("early blew up");
+            }
+            async move { Ok::<_, RpcError>(p) }
+        })
+        .handle(BOOM_LATE, |p: Ping| async move {
+            tokio::task::yield_now().await;
+            if p.tag.is_none() {
+                panic!("late blew up");
+            }
+            Ok::<_, RpcError>(p)
+        })
+        .handle_json(BOOM_JSON_EARLY, |p: Ping| {
+            if p.tag.is_none() {
+                panic!("jsonEarly blew up");
+            }
+            async move { Ok::<_, RpcError>(json!({"tag": p.tag})) }
+        })
+        .on_notification(BOOM_NOTE, |p: Ping| {
+            if p.tag.is_none() {
+                panic!("note blew up");
+            }
+            async {}
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn handler_panics_answer_internal_error_at_once_and_the_server_keeps_serving() {
+    let bus = MemoryBus::new();
+    let server = bus.server();
+    server.register_service(boom_service()).unwrap();
+    let (p, n, g) = Default::default();
+    server.register_service(arith_service(p, n, g)).unwrap();
+    server.start().await.unwrap();
+    let client = bus.client();
+    client.start().await.unwrap();
+    // Far longer than an answer takes: a lost call would show as a timeout, not an RPC error.
+    let limit = Duration::from_secs(10);
+    for (method, name) in [
+        (BOOM_EARLY, "early"),
+        (BOOM_LATE, "late"),
+        (BOOM_JSON_EARLY, "jsonEarly"),
+    ] {
+        let err = client
+            .call_with_timeout(method, &Ping { tag: None }, limit)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            rpc(err),
+            RpcError::internal(json!({"name": "panic", "message": format!("{name} blew up")})),
+            "{name}"
+        );
+        let tag = Some("fine".to_owned());
+        let ok = client
+            .call_with_timeout(method, &Ping { tag: tag.clone() }, limit)
+            .await
+            .unwrap();
+        assert_eq!(ok.tag, tag, "{name} still serves");
+    }
+    client.notify(BOOM_NOTE, &Ping { tag: None }).await.unwrap();
+    let sum = client
+        .call_with_timeout(ADD, &AddParams { a: 1.0, b: 2.0 }, limit)
+        .await
+        .unwrap();
+    assert_eq!(sum, Sum { sum: 3.0 });
+}

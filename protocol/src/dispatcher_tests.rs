@@ -36,6 +36,7 @@ const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
 const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
 const FAIL: Method<AddParams, Sum> = Method::new("arith", "fail");
 const PANIC: Method<AddParams, Sum> = Method::new("arith", "panic");
+const PANIC_EARLY: Method<AddParams, Sum> = Method::new("arith", "panicEarly");
 const BAD_RESULT: Method<AddParams, std::collections::BTreeMap<Vec<u8>, u8>> =
     Method::new("arith", "badResult");
 const UNHANDLED: Method<AddParams, Sum> = Method::new("arith", "unhandled");
@@ -53,6 +54,7 @@ fn fixture() -> Fixture {
         .method(DIVIDE)
         .method(FAIL)
         .method(PANIC)
+        .method(PANIC_EARLY)
         .method(BAD_RESULT)
         .method(UNHANDLED)
         .method(ECHO_TAG)
@@ -74,6 +76,13 @@ fn fixture() -> Fixture {
                 panic!("handler blew up");
             }
             Ok::<Sum, HandlerError>(Sum { sum: 0.0 })
+        })
+        // Panics in the closure body, before a future exists.
+        .handle(PANIC_EARLY, |p: AddParams| {
+            if p.b == 0.0 {
+                panic!("closure blew up");
+            }
+            async move { Ok::<_, RpcError>(Sum { sum: p.a }) }
         })
         .handle(BAD_RESULT, |_p: AddParams| async move {
             let mut m = std::collections::BTreeMap::new();
@@ -205,6 +214,21 @@ async fn panics_are_internal_errors_not_lost_calls() {
 }
 
 #[tokio::test]
+async fn panics_before_the_future_exists_are_internal_errors_too() {
+    let err = error_of("panicEarly", json!({"a":1,"b":0})).await;
+    assert_eq!(
+        err,
+        RpcError::internal(json!({"name":"panic","message":"closure blew up"}))
+    );
+    let f = fixture();
+    let out = f
+        .dispatcher
+        .dispatch(notification("panicEarly", json!({"a":1,"b":0})))
+        .await;
+    assert!(out.is_none());
+}
+
+#[tokio::test]
 async fn unserializable_result_is_result_validation_failed() {
     let err = error_of("badResult", json!({"a":1,"b":0})).await;
     assert_eq!(err.code, codes::INTERNAL_ERROR);
@@ -234,6 +258,7 @@ async fn notifications_never_get_a_response_in_any_row() {
         ("divide", json!({"a":1,"b":0})),
         ("fail", json!({"a":1,"b":0})),
         ("panic", json!({"a":1,"b":0})),
+        ("panicEarly", json!({"a":1,"b":0})),
         ("add", json!({"a":1,"b":2})),
     ] {
         let out = f.dispatcher.dispatch(notification(method, params)).await;

@@ -3,6 +3,15 @@
 //! Envelopes are plain values: the memory transport hands them from client to server without
 //! serializing, the Redis transport writes them as compact UTF-8 JSON. Key order on write is the
 //! peers' build order (`jsonrpc`, `method`, `params`, `id` / `jsonrpc`, `id`, `result|error`).
+//!
+//! **Lone surrogates.** JSON text may escape a UTF-16 surrogate without its pair (`"\ud800"`);
+//! the Python and TypeScript peers read and echo such strings, but a Rust `String` cannot hold
+//! one, so `serde_json` refuses the whole text and the request would go unanswered. When the
+//! first parse fails, [`Envelope::parse`] (and [`parse_value_lenient`]) rewrite every unpaired
+//! `\uD800`–`\uDFFF` escape inside a string to `\uFFFD` (U+FFFD REPLACEMENT CHARACTER) and
+//! parse again. The answer then carries U+FFFD where the peer sent the lone surrogate: lossy,
+//! but answered. Valid pairs and escaped backslashes (`"\\ud800"` is text) are untouched,
+//! and well-formed text never pays for the rescan.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -154,9 +163,10 @@ pub enum Envelope {
 }
 
 impl Envelope {
-    /// Parses JSON text and classifies it (spec §1.4). Accepts any valid JSON spelling.
+    /// Parses JSON text and classifies it (spec §1.4). Accepts any valid JSON spelling, lone
+    /// surrogate escapes included (read as U+FFFD, see the [module docs](self)).
     pub fn parse(text: &str) -> Result<Envelope, ProtocolError> {
-        let value: Value = serde_json::from_str(text)?;
+        let value = parse_value_lenient(text)?;
         Ok(Envelope::from_value(value)?)
     }
 
@@ -234,6 +244,86 @@ impl Envelope {
     pub fn to_json(&self) -> String {
         // Serializing a tree of `Value`s and strings cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Parses JSON text into a value the way [`Envelope::parse`] does: a lone surrogate escape
+/// (valid JSON, which `serde_json` alone refuses) is read as U+FFFD. For readers that need
+/// more of a text than its classification, such as the `id` of a reply too malformed to
+/// classify, so they agree with the envelope parser about what is JSON.
+///
+/// The rescan runs only after a first, plain parse failed. An error is the plain parse's when
+/// there was nothing to rewrite, else the second parse's; the rewrite keeps every byte offset,
+/// so either error's position points into `text`.
+///
+/// ```
+/// use clamator_protocol::envelope::parse_value_lenient;
+/// let value = parse_value_lenient(r#"{"text":"a\ud800b"}"#)?;
+/// assert_eq!(value["text"], "a\u{FFFD}b");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn parse_value_lenient(text: &str) -> Result<Value, serde_json::Error> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(plain) => match replace_lone_surrogates(text) {
+            Some(rewritten) => serde_json::from_str(&rewritten),
+            None => Err(plain),
+        },
+    }
+}
+
+/// `text` with every `\uXXXX` escape of an unpaired UTF-16 surrogate, inside a JSON string,
+/// replaced by `\ufffd` (same length), or `None` if there is none. A high surrogate escape
+/// directly followed by a low one is a valid pair and kept; any other escape (`\\`, `\"`, …)
+/// is stepped over whole, so an escaped backslash followed by `ud800` stays text.
+fn replace_lone_surrogates(text: &str) -> Option<String> {
+    const REPLACEMENT: &str = "\\ufffd";
+    let bytes = text.as_bytes();
+    let is_high = |unit: u16| (0xD800..0xDC00).contains(&unit);
+    let is_low = |unit: u16| (0xDC00..0xE000).contains(&unit);
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                in_string = !in_string;
+                i += 1;
+            }
+            b'\\' if in_string => {
+                let Some(unit) = unicode_escape(bytes, i) else {
+                    i += 2; // a one-character escape, or a malformed one serde_json reports
+                    continue;
+                };
+                if is_high(unit) && unicode_escape(bytes, i + 6).is_some_and(is_low) {
+                    i += 12; // a valid pair
+                    continue;
+                }
+                if is_high(unit) || is_low(unit) {
+                    // Only ASCII bytes were stepped over, so `copied` and `i` are boundaries.
+                    let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    buf.push_str(&text[copied..i]);
+                    buf.push_str(REPLACEMENT);
+                    copied = i + 6;
+                }
+                i += 6;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut buf = out?;
+    buf.push_str(&text[copied..]);
+    Some(buf)
+}
+
+/// The code unit of a `\uXXXX` escape starting at `at`, if there is one.
+fn unicode_escape(bytes: &[u8], at: usize) -> Option<u16> {
+    match bytes.get(at..at + 6)? {
+        [b'\\', b'u', hex @ ..] if hex.iter().all(u8::is_ascii_hexdigit) => {
+            u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+        }
+        _ => None,
     }
 }
 

@@ -242,3 +242,82 @@ fn ids_key_like_the_peers() {
     assert_eq!(uuid.len(), 36);
     assert_eq!(uuid, uuid.to_lowercase());
 }
+
+#[test]
+fn lone_surrogate_escapes_are_read_as_replacement_characters() {
+    for (escape, desc) in [(r"\ud800", "high"), (r"\uDFFF", "low, upper case")] {
+        let text = format!(
+            r#"{{"jsonrpc":"2.0","method":"arith.echoText","params":{{"text":"a{escape}b"}},"id":"s1"}}"#
+        );
+        assert!(
+            serde_json::from_str::<Value>(&text).is_err(),
+            "serde_json alone refuses {desc}"
+        );
+        match Envelope::parse(&text) {
+            Ok(Envelope::Request(r)) => {
+                assert_eq!(r.params, json!({"text": "a\u{FFFD}b"}), "{desc}");
+                assert_eq!(r.id, Id::from("s1"));
+            }
+            other => panic!("{desc}: expected a request, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_rewrite_touches_only_unpaired_surrogate_escapes_inside_strings() {
+    let cases = [
+        (r#""a\ud800b""#, Some(r#""a\ufffdb""#)),
+        (r#""\uDBFF""#, Some(r#""\ufffd""#)),
+        (r#""\udc00""#, Some(r#""\ufffd""#)),
+        // A valid pair stays, wherever a lone one is next to it.
+        (r#""\ud83d\ude00""#, None),
+        (r#""\ud83d\ude00\ud800""#, Some(r#""\ud83d\ude00\ufffd""#)),
+        (r#""\ud800\ud83d\ude00""#, Some(r#""\ufffd\ud83d\ude00""#)),
+        // Low before high is no pair: both go.
+        (r#""\ude00\ud83d""#, Some(r#""\ufffd\ufffd""#)),
+        // A high surrogate followed by a non-surrogate escape.
+        (r#""\ud800\u0041""#, Some(r#""\ufffd\u0041""#)),
+        // An escaped backslash makes the rest text; an odd one leaves a real escape.
+        (r#""\\ud800""#, None),
+        (r#""\\\ud800""#, Some(r#""\\\ufffd""#)),
+        (r#""\"\ud800""#, Some(r#""\"\ufffd""#)),
+        // Keys are strings too; non-ASCII neighbours survive byte for byte.
+        (
+            r#"{"\ud800":"é\udfff日"}"#,
+            Some(r#"{"\ufffd":"é\ufffd日"}"#),
+        ),
+        // Outside a string, or truncated: nothing to rewrite (the parse error stands).
+        (r#"[\ud800]"#, None),
+        (r#""\ud80""#, None),
+        (r#""x" "\ud800""#, Some(r#""x" "\ufffd""#)),
+    ];
+    for (text, want) in cases {
+        assert_eq!(
+            replace_lone_surrogates(text).as_deref(),
+            want,
+            "rewrite of {text}"
+        );
+    }
+}
+
+#[test]
+fn lenient_value_parsing_matches_the_envelope_parser() {
+    assert_eq!(
+        parse_value_lenient(r#"{"id":"\ud800x","t":"\\ud800"}"#).unwrap(),
+        json!({"id": "\u{FFFD}x", "t": "\\ud800"})
+    );
+    assert_eq!(
+        parse_value_lenient(r#"{"ok":"\ud83d\ude00"}"#).unwrap(),
+        json!({"ok": "😀"})
+    );
+    // Still JSON errors: none to rewrite, and one that remains after the rewrite.
+    let plain = parse_value_lenient(r#"{"a":"#).unwrap_err();
+    assert!(plain.is_eof(), "{plain}");
+    let after = parse_value_lenient(r#"{"a":"\ud800",}"#).unwrap_err();
+    assert!(after.is_syntax(), "{after}");
+    assert_eq!(
+        after.column(),
+        15,
+        "offsets point into the original text: {after}"
+    );
+}

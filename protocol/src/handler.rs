@@ -18,10 +18,11 @@
 //! # Ok::<(), clamator_protocol::Error>(())
 //! ```
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, FutureExt};
@@ -157,7 +158,8 @@ pub struct ServiceBuilder {
 
 impl ServiceBuilder {
     /// Handles a request/response method. The handler gets deserialized params and returns the
-    /// result or any error convertible into [`HandlerError`].
+    /// result or any error convertible into [`HandlerError`]. A panic, in the closure body or
+    /// in its future, is answered `-32603` with `{"name":"panic","message":…}` data.
     pub fn handle<P, R, E, F, Fut>(mut self, method: Method<P, R>, handler: F) -> Self
     where
         P: DeserializeOwned + Send + 'static,
@@ -190,8 +192,8 @@ impl ServiceBuilder {
         self
     }
 
-    /// Handles a notification. The handler may return `()` or `Result<(), E>`; failures are
-    /// logged, never answered.
+    /// Handles a notification. The handler may return `()` or `Result<(), E>`; failures
+    /// (panics included) are logged, never answered.
     pub fn on_notification<P, O, F, Fut>(
         mut self,
         method: NotificationMethod<P>,
@@ -259,6 +261,10 @@ impl<E: Into<HandlerError> + Send + 'static> NotificationOutput for Result<(), E
 
 /// Type-erases a handler: params are decoded into `P` (or answered -32602), the handler runs
 /// under panic protection, and `finish` turns its output into an outcome.
+///
+/// A panic is caught wherever it happens: in the closure body before it returns its future
+/// (which would otherwise unwind through the dispatcher and kill the transport's task, so the
+/// caller only ever saw a timeout), inside the future, or in `finish` (a `Serialize` impl).
 fn erase<P, F, Fut>(handler: F, finish: fn(Fut::Output) -> HandlerOutcome) -> ErasedHandler
 where
     P: DeserializeOwned + Send + 'static,
@@ -266,17 +272,18 @@ where
     Fut: Future + Send + 'static,
 {
     Arc::new(move |params: &Value| {
-        let fut = match decode_params::<P>(params) {
-            Ok(p) => handler(p),
-            Err(data) => return ready(HandlerOutcome::InvalidParams(data)),
+        let started = catch_unwind(AssertUnwindSafe(|| {
+            decode_params::<P>(params).map(&handler)
+        }));
+        let fut = match started {
+            Ok(Ok(fut)) => fut,
+            Ok(Err(data)) => return ready(HandlerOutcome::InvalidParams(data)),
+            Err(payload) => return ready(panicked(payload)),
         };
-        async move {
-            match guarded(fut).await {
-                Ok(output) => finish(output),
-                Err(panic) => panic,
-            }
-        }
-        .boxed()
+        AssertUnwindSafe(async move { finish(fut.await) })
+            .catch_unwind()
+            .map(|outcome| outcome.unwrap_or_else(panicked))
+            .boxed()
     })
 }
 
@@ -318,20 +325,16 @@ fn failed(err: HandlerError) -> HandlerOutcome {
     HandlerOutcome::Failed(err.to_rpc_error(), logged)
 }
 
-/// Runs the handler future, turning a panic into an internal error instead of losing the call.
-async fn guarded<Fut: Future>(fut: Fut) -> Result<Fut::Output, HandlerOutcome> {
-    AssertUnwindSafe(fut)
-        .catch_unwind()
-        .await
-        .map_err(|payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "handler panicked".to_owned());
-            let rpc = RpcError::internal(json!({ "name": "panic", "message": message }));
-            HandlerOutcome::Failed(rpc, Some(format!("panic: {message}")))
-        })
+/// The outcome of a handler that panicked: -32603 with `{"name":"panic","message":…}` data,
+/// logged by the dispatcher, instead of a lost call.
+fn panicked(payload: Box<dyn Any + Send>) -> HandlerOutcome {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "handler panicked".to_owned());
+    let rpc = RpcError::internal(json!({ "name": "panic", "message": message }));
+    HandlerOutcome::Failed(rpc, Some(format!("panic: {message}")))
 }
 
 #[cfg(test)]

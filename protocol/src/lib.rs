@@ -1,7 +1,9 @@
 //! Transport-agnostic core of the clamator JSON-RPC 2.0 bus, wire-identical to clamator 0.1.9
 //! (Python and TypeScript).
 //!
-//! * [`envelope`]: request, notification and response envelopes; the spec §1.4 classifier.
+//! * [`envelope`]: request, notification and response envelopes; the spec §1.4 classifier. A
+//!   lone UTF-16 surrogate escape (`"\ud800"`, valid JSON the peers echo) is read as U+FFFD
+//!   instead of losing the envelope ([`envelope::parse_value_lenient`]).
 //! * [`contract`]: typed method descriptors and contracts, declared once for both sides.
 //! * [`handler`]: a [`Service`] is a contract plus async handlers.
 //! * [`dispatcher`]: the validation pipeline (params → handler → result → response).

@@ -4,7 +4,10 @@
 //! "params","notification"}],"concurrent"}`; stdout: `{"results":[…]}` with one object per
 //! call (`result`, `notification`, `rpc-error`, `transport-error`, `unknown-error`). With
 //! `concurrent: N` the whole call list runs N times at once, every call of every fan in flight
-//! together; results keep fan order, then call order.
+//! together; results keep fan order, then call order. A call's `params` are sent exactly as
+//! given, `null` included; only an absent key becomes `{}` (as the Python driver's
+//! `call.get("params", {})`). Exits by itself (status 3) if the process that started it dies.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::time::Duration;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use clamator::redis::{RedisClientOptions, RedisRpcClient};
 use clamator::Error;
 use futures_util::future::join_all;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
 #[derive(Deserialize)]
@@ -34,10 +37,17 @@ fn default_timeout() -> u64 {
 #[derive(Deserialize)]
 struct Call {
     method: String,
-    #[serde(default)]
+    /// `None` only when the key is absent: `"params": null` is `Some(Value::Null)`.
+    #[serde(default, deserialize_with = "present")]
     params: Option<Value>,
     #[serde(default)]
     notification: bool,
+}
+
+/// Deserializes a present key, `null` included, as `Some` (plain `Option` reads `null` as
+/// `None`, which would turn `"params": null` into `{}`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 async fn one(client: &RedisRpcClient, call: &Call) -> Value {
@@ -67,6 +77,7 @@ async fn one(client: &RedisRpcClient, call: &Call) -> Value {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    clamator_interop::orphan::exit_when_parent_dies()?;
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
     let config: Config = serde_json::from_str(&input)?;

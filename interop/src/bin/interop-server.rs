@@ -3,7 +3,9 @@
 //! stdin: `{"contract":"arith"|"notifications","redisUrl","keyPrefix","consumerClaimIdleMs",
 //! "instanceId","generatedDir"}`; prints `READY` once serving; on SIGTERM writes
 //! `HANDLED:<n>` (handler invocations) to stderr, and for `notifications` also
-//! `{"pingedAt": <ms|null>}` to stdout, then exits.
+//! `{"pingedAt": <ms|null>}` to stdout, then exits. Exits by itself (status 3) if the process
+//! that started it dies, so a crashed runner leaves no orphan serving on.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::sync::atomic::Ordering;
@@ -31,6 +33,7 @@ fn default_claim_idle() -> u64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    clamator_interop::orphan::exit_when_parent_dies()?;
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
     let config: Config = serde_json::from_str(&input)?;

@@ -71,7 +71,7 @@ pub struct ServerProcess {
     stderr: JoinHandle<String>,
 }
 
-async fn spawn_with_stdin(mut cmd: Command, config: &Value) -> Result<Child, String> {
+async fn spawn_with_stdin(mut cmd: Command, config: &str) -> Result<Child, String> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -81,7 +81,7 @@ async fn spawn_with_stdin(mut cmd: Command, config: &Value) -> Result<Child, Str
         .map_err(|e| format!("cannot start driver: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     stdin
-        .write_all(config.to_string().as_bytes())
+        .write_all(config.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     drop(stdin);
@@ -96,7 +96,7 @@ impl ServerProcess {
         instance_id: &str,
         config: Value,
     ) -> Result<Self, String> {
-        let mut child = spawn_with_stdin(drivers.command(lang, true), &config).await?;
+        let mut child = spawn_with_stdin(drivers.command(lang, true), &config.to_string()).await?;
         let mut stderr = child.stderr.take().ok_or("no stderr")?;
         let stderr = tokio::spawn(async move {
             let mut text = String::new();
@@ -174,7 +174,17 @@ pub async fn run_client(
     lang: Lang,
     config: Value,
 ) -> Result<Vec<Value>, String> {
-    let child = spawn_with_stdin(drivers.command(lang, false), &config).await?;
+    run_client_text(drivers, lang, &config.to_string()).await
+}
+
+/// [`run_client`] with the config as raw JSON text, for configs no `Value` can hold (a Python
+/// client sending a lone surrogate escape).
+pub async fn run_client_text(
+    drivers: &Drivers,
+    lang: Lang,
+    config: &str,
+) -> Result<Vec<Value>, String> {
+    let child = spawn_with_stdin(drivers.command(lang, false), config).await?;
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .map_err(|_| format!("{} client did not finish within 60 s", lang.label()))?

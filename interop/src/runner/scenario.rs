@@ -72,9 +72,10 @@ pub struct ClientSpec {
 pub struct CallSpec {
     /// `<service>.<method>`.
     pub method: String,
-    /// Params as sent.
-    #[serde(default)]
-    pub params: Value,
+    /// Params as sent, `null` included; `None` when the key is absent (the drivers then send
+    /// `{}`).
+    #[serde(default, deserialize_with = "present")]
+    pub params: Option<Value>,
     /// Sent as a notification.
     #[serde(default)]
     pub notification: bool,
@@ -83,6 +84,11 @@ pub struct CallSpec {
     pub repeat: usize,
     /// `{"result": v}`, `{"error": {"kind","code","messageMatches"}}` or `{"kind": "notification"}`.
     pub expect: Value,
+}
+
+/// A present key, `null` included, is `Some` (plain `Option` reads `null` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 fn one() -> usize {
@@ -106,7 +112,13 @@ impl Scenario {
     pub fn driver_calls(&self) -> Value {
         self.expanded_calls()
             .iter()
-            .map(|c| json!({ "method": c.method, "params": c.params, "notification": c.notification }))
+            .map(|c| {
+                let mut call = json!({ "method": c.method, "notification": c.notification });
+                if let Some(params) = &c.params {
+                    call["params"] = params.clone();
+                }
+                call
+            })
             .collect()
     }
 

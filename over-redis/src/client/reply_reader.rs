@@ -200,8 +200,10 @@ fn deliver(shared: &ClientShared, e: &StreamEntry) {
     }
 }
 
+/// The `id` of a reply that is not a valid response, read as leniently as envelopes are (lone
+/// surrogate escapes become U+FFFD), so its caller fails at once instead of timing out.
 fn raw_id_key(text: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let value = clamator_protocol::envelope::parse_value_lenient(text).ok()?;
     let id = value.get("id")?;
     (!id.is_null()).then(|| value_key(id).into_owned())
 }

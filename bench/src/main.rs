@@ -156,7 +156,7 @@ fn serve(url: &str, prefix: &str, tuning: ServerTuning) -> Result<(), BoxError> 
         if let Some(n) = tuning.max_handlers {
             opts = opts.with_max_concurrent_handlers(n);
         }
-        let server = RedisRpcServer::new(opts)?;
+        let server = RedisRpcServer::new(opts);
         server.register_service(handlers::arith(Arc::new(Counters::default())))?;
         server.start().await?;
         println!("READY");
@@ -213,7 +213,7 @@ struct RustSide {
 
 impl RustSide {
     async fn start(url: &str) -> Result<Self, BoxError> {
-        let lib = RedisRpcClient::new(RedisClientOptions::new(PREFIX_RUST).with_redis_url(url))?;
+        let lib = RedisRpcClient::new(RedisClientOptions::new(PREFIX_RUST).with_redis_url(url));
         lib.start().await?;
         let raw = RawClient::start(&redis::Client::open(url)?, PREFIX_RAW).await?;
         let bus = MemoryBus::new();

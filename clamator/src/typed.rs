@@ -59,15 +59,6 @@ impl<C: AsClientCore + ?Sized> AsClientCore for Rc<C> {
     }
 }
 
-#[cfg(feature = "redis")]
-impl AsClientCore for clamator_over_redis::RedisRpcClient {
-    type Transport = clamator_over_redis::RedisClientTransport;
-
-    fn client_core(&self) -> &RpcClientCore<Self::Transport> {
-        self.core()
-    }
-}
-
 /// Implemented by every generated `<Trait>Contract`, so code can take "a contract" as a type
 /// parameter (see [`Manifest::with_contract`](crate::Manifest::with_contract)).
 pub trait ServiceContract {

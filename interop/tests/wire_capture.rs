@@ -140,8 +140,7 @@ async fn rust_writes_what_the_python_peer_writes() {
             .with_redis_url(redis.url.clone())
             .with_instance_id("client-1")
             .with_default_timeout(Duration::from_millis(100)),
-    )
-    .unwrap();
+    );
     client.start().await.unwrap();
     for case in &cases {
         perform(&client, &case["call"]).await;
@@ -164,8 +163,7 @@ async fn rust_writes_what_the_python_peer_writes() {
     let prefix = format!("wire-rep-{}", &tag[..6]);
     let server = RedisRpcServer::new(
         RedisServerOptions::new(prefix.clone()).with_redis_url(redis.url.clone()),
-    )
-    .unwrap();
+    );
     let counters = Arc::new(Counters::default());
     server
         .register_service(handlers::arith(counters.clone()))
@@ -178,8 +176,7 @@ async fn rust_writes_what_the_python_peer_writes() {
         RedisClientOptions::new(prefix.clone())
             .with_redis_url(redis.url.clone())
             .with_instance_id("client-1"),
-    )
-    .unwrap();
+    );
     client.start().await.unwrap();
     let replies = format!("{prefix}:replies:client-1");
     let mut answered = 0;

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use clamator_protocol::{Dispatcher, Error, RpcServerCore, ServerTransport, State, TransportError};
+use clamator_protocol::{Dispatcher, Error, RpcServerCore, ServerTransport};
 
 use crate::bus::MemoryBus;
 
@@ -10,10 +10,11 @@ use crate::bus::MemoryBus;
 pub type MemoryRpcServer = RpcServerCore<MemoryServerTransport>;
 
 /// Puts a server's dispatchers on a bus on start and takes them off when intake closes.
+/// Lifecycle is the core's: `start` is called once, `stop` once after it.
 #[derive(Debug)]
 pub struct MemoryServerTransport {
     bus: MemoryBus,
-    state: Mutex<(State, Vec<&'static str>)>,
+    registered: Mutex<Vec<&'static str>>,
 }
 
 impl MemoryServerTransport {
@@ -21,24 +22,23 @@ impl MemoryServerTransport {
     pub fn new(bus: &MemoryBus) -> Self {
         Self {
             bus: bus.clone(),
-            state: Mutex::new((State::Idle, Vec::new())),
+            registered: Mutex::new(Vec::new()),
         }
     }
 
     fn take_registered(&self) -> Vec<&'static str> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut state.1)
+        std::mem::take(&mut *self.registered.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl From<&MemoryBus> for MemoryServerTransport {
+    fn from(bus: &MemoryBus) -> Self {
+        Self::new(bus)
     }
 }
 
 impl ServerTransport for MemoryServerTransport {
     async fn start(&self, dispatchers: Vec<Dispatcher>) -> Result<(), Error> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match state.0 {
-            State::Started => return Ok(()),
-            State::Stopped => return Err(TransportError::HasBeenStopped.into()),
-            State::Idle => {}
-        }
         let mut registered = Vec::with_capacity(dispatchers.len());
         for dispatcher in dispatchers {
             let name = dispatcher.service_name();
@@ -51,7 +51,7 @@ impl ServerTransport for MemoryServerTransport {
             }
             registered.push(name);
         }
-        *state = (State::Started, registered);
+        *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = registered;
         Ok(())
     }
 
@@ -63,6 +63,5 @@ impl ServerTransport for MemoryServerTransport {
 
     async fn stop(&self) {
         self.close_intake().await;
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = State::Stopped;
     }
 }

@@ -101,9 +101,9 @@ async fn a_redis_crash_and_aof_reload_under_load_loses_no_call() {
     assert_eq!(tally.wrong, 0, "{tally}");
     assert_eq!(tally.errored(), 0, "{tally}");
     assert!(
-        server.stats().commit_retries > 0,
+        server.transport().stats().commit_retries > 0,
         "the outage never hit a commit: {:?}",
-        server.stats()
+        server.transport().stats()
     );
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
@@ -167,9 +167,9 @@ async fn two_thousand_concurrent_callers_lose_no_reply() {
     assert_eq!(tally.lost, 0, "{tally}");
     assert_eq!(tally.wrong, 0, "{tally}");
     assert_eq!(tally.errored(), 0, "{tally}");
-    assert_eq!(client.stats().replies_lost, 0);
+    assert_eq!(client.transport().stats().replies_lost, 0);
     // Read replies are deleted: what is left in the reply stream is at most what was unread.
-    let left: usize = keys.conn().xlen(client.reply_stream()).unwrap();
+    let left: usize = keys.conn().xlen(client.transport().reply_stream()).unwrap();
     assert!(left <= 1024, "{left} replies left in the reply stream");
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
@@ -225,7 +225,7 @@ async fn replies_trimmed_unread_fail_their_calls_at_once() {
     }
     println!("trimmed replies: ok={ok} reply_lost={lost_replies} slowest report={slowest_lost:?}");
     assert!(lost_replies > 0, "the cap never bit (ok={ok})");
-    assert_eq!(client.stats().replies_lost, lost_replies);
+    assert_eq!(client.transport().stats().replies_lost, lost_replies);
     // Reported well before the 20 s timeout.
     assert!(slowest_lost < Duration::from_secs(8), "{slowest_lost:?}");
     server.stop(Duration::from_secs(1)).await;
@@ -297,7 +297,7 @@ async fn hostile_reply_to_is_refused_and_nothing_else_is_touched() {
     for (a, r) in results {
         assert_eq!(r.unwrap().sum, a + 1, "call {a}");
     }
-    assert_eq!(server.stats().malformed, hostile.len() as u64);
+    assert_eq!(server.transport().stats().malformed, hostile.len() as u64);
     let value: String = conn.get(&outside).unwrap();
     assert_eq!(value, "precious");
     let ttl: i64 = conn.ttl(&outside).unwrap();

@@ -67,8 +67,7 @@ async fn handler_panics_are_answered_at_once_and_the_server_keeps_serving() {
     support::init_tracing();
     let keys = TestKeys::new("handler-panic");
     let server =
-        RedisRpcServer::new(RedisServerOptions::new(&keys.prefix).with_redis_url(&keys.url))
-            .unwrap();
+        RedisRpcServer::new(RedisServerOptions::new(&keys.prefix).with_redis_url(&keys.url));
     server.register_service(boom_service()).unwrap();
     server.start().await.unwrap();
     let client = start_client(&keys, |o| o).await;

@@ -41,8 +41,8 @@ async fn calls_work_again_after_client_kill() {
         .await
         .unwrap();
     assert_eq!(sum.sum, 4);
-    assert!(server.stats().loop_errors >= 1);
-    assert!(client.stats().loop_errors >= 1);
+    assert!(server.transport().stats().loop_errors >= 1);
+    assert!(client.transport().stats().loop_errors >= 1);
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }
@@ -71,7 +71,7 @@ async fn calls_work_again_after_a_redis_restart() {
         .await
         .unwrap();
     assert_eq!(sum.sum, 7);
-    assert!(server.stats().loop_errors >= 1);
+    assert!(server.transport().stats().loop_errors >= 1);
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }

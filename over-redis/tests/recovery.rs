@@ -95,7 +95,7 @@ async fn a_server_killed_mid_handler_loses_no_call() {
     .await;
     let sum = call.await.unwrap().expect("the second server answers");
     assert_eq!(sum.sum, 42);
-    assert_eq!(second.stats().reclaimed, 1);
+    assert_eq!(second.transport().stats().reclaimed, 1);
     assert_eq!(probe.started(), 1);
     client.stop().await;
     second.stop(Duration::from_secs(1)).await;
@@ -125,7 +125,7 @@ async fn a_live_server_keeps_its_long_running_entries() {
         .unwrap();
     assert_eq!(sum.sum, 3);
     assert_eq!(pa.started() + pb.started(), 1, "ran more than once");
-    let (sa, sb) = (a.stats(), b.stats());
+    let (sa, sb) = (a.transport().stats(), b.transport().stats());
     assert_eq!(sa.reclaimed + sb.reclaimed, 0);
     assert!(sa.refreshed + sb.refreshed >= 3, "{sa:?} {sb:?}");
     client.stop().await;
@@ -204,7 +204,7 @@ async fn an_entry_delivered_too_often_goes_to_the_dead_letter_stream() {
     assert_eq!(probe.started(), 0);
     // Counted once the pipeline that also carried the reply has returned.
     eventually(Duration::from_secs(5), "dead-letter counted", || {
-        server.stats().dead_lettered == 1
+        server.transport().stats().dead_lettered == 1
     })
     .await;
     let dead: redis::streams::StreamRangeReply = conn.xrange_all(keys.key("dead:arith")).unwrap();
@@ -264,10 +264,10 @@ async fn reclaim_follows_the_cursor_and_skips_deleted_entries() {
     eventually(
         Duration::from_secs(10),
         "79 reclaimed entries handled",
-        || probe.started() == 79 && server.stats().acked == 79,
+        || probe.started() == 79 && server.transport().stats().acked == 79,
     )
     .await;
-    let stats = server.stats();
+    let stats = server.transport().stats();
     assert_eq!(stats.reclaimed, 79);
     assert_eq!(stats.deleted_pending, 1);
     server.stop(Duration::from_secs(1)).await;
@@ -300,7 +300,7 @@ async fn trimming_never_removes_pending_or_unread_entries() {
         || {
             let left: redis::streams::StreamRangeReply = conn.xrange_all(&stream).unwrap();
             let left: Vec<String> = left.ids.into_iter().map(|i| i.id).collect();
-            server.stats().acked == 1 && !left.contains(&ids[0])
+            server.transport().stats().acked == 1 && !left.contains(&ids[0])
         },
     )
     .await;

@@ -100,12 +100,14 @@ async fn every_dispatcher_outcome_round_trips() {
         conn.xlen::<_, usize>(&stream).unwrap() == 0
     })
     .await;
-    let ttl: i64 = conn.pttl(client.reply_stream()).unwrap();
+    let ttl: i64 = conn.pttl(client.transport().reply_stream()).unwrap();
     assert!(ttl > 0, "reply stream has an expiry, got {ttl}");
     client.stop().await;
-    assert!(!conn.exists::<_, bool>(client.reply_stream()).unwrap());
+    assert!(!conn
+        .exists::<_, bool>(client.transport().reply_stream())
+        .unwrap());
     server.stop(Duration::from_secs(1)).await;
-    assert_eq!(server.stats().malformed, 0);
+    assert_eq!(server.transport().stats().malformed, 0);
 }
 
 // Multi-threaded: the test blocks a thread in a synchronous XREAD while the server runs.
@@ -293,7 +295,7 @@ async fn handler_timeout_answers_with_a_transport_code_and_acks() {
     assert_eq!(rpc.code, clamator_over_redis::codes::HANDLER_TIMEOUT);
     assert_eq!(rpc.message, "handler timeout");
     assert_eq!(rpc.data, json!({"timeoutMs": 200}));
-    assert_eq!(server.stats().handler_timeouts, 1);
+    assert_eq!(server.transport().stats().handler_timeouts, 1);
     let mut conn = keys.conn();
     support::eventually(Duration::from_secs(5), "entry acknowledged", || {
         pending_count(&mut conn, &keys.key("cmds:arith"), "arith") == 0
@@ -375,10 +377,10 @@ async fn requests_whose_caller_gave_up_are_skipped_peer_requests_are_served() {
     let probe = Probe::default();
     let server = start_server(&keys, probe.clone(), |o| o.with_group_start_id("0")).await;
     support::eventually(Duration::from_secs(5), "both entries handled", || {
-        server.stats().acked == 2
+        server.transport().stats().acked == 2
     })
     .await;
-    let stats = server.stats();
+    let stats = server.transport().stats();
     assert_eq!(stats.deadline_skipped, 1);
     assert_eq!(probe.started(), 1);
     let replies: redis::streams::StreamRangeReply = conn.xrange_all(&reply).unwrap();
@@ -432,7 +434,7 @@ async fn malformed_entries_are_acked_counted_and_the_server_keeps_serving() {
     support::eventually(
         Duration::from_secs(5),
         "all malformed entries counted",
-        || server.stats().malformed == 7,
+        || server.transport().stats().malformed == 7,
     )
     .await;
     assert_eq!(pending_count(&mut conn, &stream, "arith"), 0);
@@ -480,21 +482,28 @@ async fn graceful_stop_finishes_short_handlers_and_leaves_long_ones_pending() {
     .await;
     let last = calls.pop().unwrap().await.unwrap();
     assert_eq!(last.unwrap().sum, 2);
-    assert_eq!(second.stats().reclaimed, 1);
+    assert_eq!(second.transport().stats().reclaimed, 1);
     client.stop().await;
     second.stop(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]
-async fn conflicting_connection_options_are_rejected() {
+async fn conflicting_connection_options_are_rejected_by_start() {
     let opts = RedisClientOptions::new("x")
         .with_redis(redis::Client::open("redis://127.0.0.1:1").unwrap())
         .with_redis_url("redis://127.0.0.1:2");
-    let err = RedisRpcClient::new(opts).unwrap_err();
+    let client = RedisRpcClient::new(opts);
+    let err = client.start().await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "provide either `redis` or `redis_url`, not both"
     );
+    assert_eq!(client.state(), clamator_protocol::State::Idle);
+    let server = clamator_over_redis::RedisRpcServer::new(
+        clamator_over_redis::RedisServerOptions::new("x").with_redis_url("not a url"),
+    );
+    let err = server.start().await.unwrap_err();
+    assert!(err.to_string().contains("invalid redis url"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,7 +526,7 @@ async fn ten_thousand_concurrent_calls_on_one_client() {
         assert_eq!(r.unwrap().sum, i as i64 + 1);
     }
     println!("10 000 concurrent calls: {elapsed:?}");
-    assert_eq!(client.core().transport().pending_calls(), 0);
+    assert_eq!(client.pending_calls(), 0);
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }

@@ -1,42 +1,63 @@
 //! `RpcClientCore`: typed calls and notifications over any [`ClientTransport`].
+//!
+//! The core owns everything that is not I/O, identically for every transport: the lifecycle
+//! (idle → started → stopped, idempotent start and stop, calls refused outside `started`), the
+//! call timeout, the table of waiting calls ([`Replies`]) that fails them with
+//! `transport stopped` on stop, and the in-flight limit a transport asks for.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::contract::{Method, NotificationMethod};
-use crate::envelope::{Id, Notification, Request};
-use crate::error::{Error, ProtocolError, State};
+use crate::envelope::{Id, Notification, Request, Response};
+use crate::error::{Error, ProtocolError, State, TransportError};
 use crate::names::{is_valid_method, is_valid_service};
 use crate::omit_none;
-use crate::server::lock;
+use crate::replies::{self, Replies};
 use crate::transport::ClientTransport;
 
 /// The peers' default call timeout.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_millis(30_000);
 
-/// Transport-independent client: builds envelopes, applies the call timeout, turns responses
-/// into values or [`Error::Rpc`].
+const IDLE: u8 = 0;
+const STARTED: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// Transport-independent client: builds envelopes, owns the lifecycle, the call timeout and
+/// the waiting calls, turns responses into values or [`Error::Rpc`].
 #[derive(Debug)]
 pub struct RpcClientCore<T> {
     transport: T,
     default_timeout: Duration,
-    state: Mutex<State>,
+    state: AtomicU8,
     lifecycle: tokio::sync::Mutex<()>,
+    replies: Replies,
+    stopped: CancellationToken,
+    in_flight: Option<Semaphore>,
 }
 
 impl<T: ClientTransport> RpcClientCore<T> {
-    /// A client calling through `transport`, with the 30 s default timeout.
-    pub fn new(transport: T) -> Self {
+    /// A client calling through `transport` (or anything that converts into one, such as a
+    /// transport's options), with the transport's default timeout (else the peers' 30 s).
+    pub fn new(transport: impl Into<T>) -> Self {
+        let transport = transport.into();
         Self {
+            default_timeout: transport.default_timeout().unwrap_or(DEFAULT_CALL_TIMEOUT),
+            in_flight: transport
+                .max_in_flight()
+                .map(|n| Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS))),
             transport,
-            default_timeout: DEFAULT_CALL_TIMEOUT,
-            state: Mutex::new(State::Idle),
+            state: AtomicU8::new(IDLE),
             lifecycle: tokio::sync::Mutex::new(()),
+            replies: Replies::default(),
+            stopped: CancellationToken::new(),
         }
     }
 
@@ -53,30 +74,49 @@ impl<T: ClientTransport> RpcClientCore<T> {
     }
 
     /// Starts the transport. Idempotent; after `stop()` it fails with `client has been stopped`.
+    /// A failed start leaves the client idle, so it may be retried.
     pub async fn start(&self) -> Result<(), Error> {
         let _lifecycle = self.lifecycle.lock().await;
-        match *lock(&self.state) {
-            State::Started => return Ok(()),
-            State::Stopped => return Err(Error::Lifecycle("client has been stopped")),
-            State::Idle => {}
+        match self.state.load(Ordering::Acquire) {
+            STARTED => return Ok(()),
+            STOPPED => return Err(Error::Lifecycle("client has been stopped")),
+            _ => {}
         }
-        self.transport.start().await?;
-        *lock(&self.state) = State::Started;
+        self.transport.start(self.replies.clone()).await?;
+        self.state.store(STARTED, Ordering::Release);
         Ok(())
     }
 
     /// Stops the transport; pending calls fail with `transport stopped`. Idempotent.
     pub async fn stop(&self) {
         let _lifecycle = self.lifecycle.lock().await;
-        let previous = std::mem::replace(&mut *lock(&self.state), State::Stopped);
-        if previous == State::Started {
+        let previous = self.state.swap(STOPPED, Ordering::AcqRel);
+        self.stopped.cancel();
+        if previous == STARTED {
             self.transport.stop().await;
         }
+        self.replies.fail_all_stopped();
     }
 
     /// Current lifecycle state.
     pub fn state(&self) -> State {
-        *lock(&self.state)
+        match self.state.load(Ordering::Acquire) {
+            IDLE => State::Idle,
+            STARTED => State::Started,
+            _ => State::Stopped,
+        }
+    }
+
+    /// Calls waiting for a response now.
+    pub fn pending_calls(&self) -> usize {
+        self.replies.waiting()
+    }
+
+    fn ensure_started(&self) -> Result<(), Error> {
+        match self.state() {
+            State::Started => Ok(()),
+            other => Err(TransportError::NotStarted(other).into()),
+        }
     }
 
     /// Calls a typed method with the default timeout.
@@ -162,14 +202,51 @@ impl<T: ClientTransport> RpcClientCore<T> {
         timeout: Duration,
     ) -> Result<Value, Error> {
         check_names(&service, &method)?;
+        self.ensure_started()?;
         let request = Request {
             id: Id::new_uuid(),
             service,
             method,
             params,
         };
-        let response = self.transport.send(request, timeout).await?;
+        let exchange = self.exchange(request, timeout);
+        let response = tokio::select! {
+            biased;
+            r = tokio::time::timeout(timeout, exchange) => match r {
+                Ok(response) => response?,
+                Err(_elapsed) => return Err(TransportError::Timeout.into()),
+            },
+            () = self.stopped.cancelled() => return Err(TransportError::Stopped.into()),
+        };
         response.outcome.map_err(Error::Rpc)
+    }
+
+    /// One request and its response, without the timeout (the caller applies it).
+    async fn exchange(&self, request: Request, timeout: Duration) -> Result<Response, Error> {
+        let _slot = match &self.in_flight {
+            Some(slots) => Some(slots.acquire().await.map_err(|_| replies::stopped())?),
+            None => None,
+        };
+        if T::ANSWERS_INLINE {
+            return self
+                .transport
+                .send(request, timeout)
+                .await?
+                .ok_or_else(|| TransportError::NoResponse.into());
+        }
+        let key = request.id.key().into_owned();
+        let answer = self.replies.register(key.clone());
+        let _waiting = Waiting {
+            replies: &self.replies,
+            key: &key,
+        };
+        if let Some(response) = self.transport.send(request, timeout).await? {
+            return Ok(response);
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(replies::stopped()),
+        }
     }
 
     async fn send_notification(
@@ -179,6 +256,7 @@ impl<T: ClientTransport> RpcClientCore<T> {
         params: Value,
     ) -> Result<(), Error> {
         check_names(&service, &method)?;
+        self.ensure_started()?;
         let notification = Notification {
             service,
             method,
@@ -190,6 +268,18 @@ impl<T: ClientTransport> RpcClientCore<T> {
     /// The transport, e.g. to read its counters.
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+}
+
+/// Removes a call from the waiting table however it ends (answer, error, timeout, dropped).
+struct Waiting<'a> {
+    replies: &'a Replies,
+    key: &'a str,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.replies.forget(self.key);
     }
 }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod handler;
 pub mod names;
 pub mod omit_none;
+pub mod replies;
 pub mod server;
 pub mod transport;
 pub mod validation;
@@ -34,5 +35,6 @@ pub use error::{
     codes, Error, InvalidReason, InvalidRequest, ProtocolError, RpcError, State, TransportError,
 };
 pub use handler::{HandlerError, NotificationOutput, Service, ServiceBuilder};
+pub use replies::{Replies, SendMark};
 pub use server::{RpcServerCore, DEFAULT_STOP_GRACE};
 pub use transport::{ClientTransport, ServerTransport};

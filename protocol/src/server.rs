@@ -25,10 +25,11 @@ pub struct RpcServerCore<T> {
 }
 
 impl<T: ServerTransport> RpcServerCore<T> {
-    /// A server that will serve through `transport`.
-    pub fn new(transport: T) -> Self {
+    /// A server that will serve through `transport` (or anything that converts into one, such
+    /// as a transport's options).
+    pub fn new(transport: impl Into<T>) -> Self {
         Self {
-            transport,
+            transport: transport.into(),
             services: Mutex::new(Vec::new()),
             state: Mutex::new(State::Idle),
             lifecycle: tokio::sync::Mutex::new(()),

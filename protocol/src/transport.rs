@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::dispatcher::Dispatcher;
 use crate::envelope::{Notification, Request, Response};
 use crate::error::Error;
+use crate::replies::Replies;
 
 /// Carries requests to dispatchers and their responses back (memory bus, Redis streams, …).
 ///
@@ -26,23 +27,49 @@ pub trait ServerTransport: Send + Sync + 'static {
     fn stop(&self) -> impl Future<Output = ()> + Send;
 }
 
-/// Carries a client's requests and notifications and brings responses back.
+/// Carries a client's requests and notifications and brings responses back: only I/O.
+///
+/// The [`RpcClientCore`](crate::RpcClientCore) owns everything else: the lifecycle (it calls
+/// `start` once and `stop` once, and refuses calls outside `started`), the call timeout, the
+/// table of waiting calls ([`Replies`]) and the in-flight limit. A transport whose responses
+/// arrive on their own (a reply stream) hands them to the [`Replies`] it got in `start`; one
+/// that gets a response back inline (an in-process bus) returns it from `send`.
 pub trait ClientTransport: Send + Sync + 'static {
-    /// Makes the transport ready to send (e.g. starts a reply reader). Idempotent.
-    fn start(&self) -> impl Future<Output = Result<(), Error>> + Send;
+    /// True when `send` returns the response itself; the core then registers nothing in
+    /// [`Replies`] for the call (an in-process bus pays no table lookup).
+    const ANSWERS_INLINE: bool = false;
 
-    /// Sends a request and waits up to `timeout` for its response. Errors: `call timeout`,
-    /// `transport not started (state=…)`, `transport stopped`, backend failures, or a protocol
-    /// error for a malformed reply.
+    /// Makes the transport ready to send (e.g. connects and starts a reply reader that hands
+    /// responses to `replies`). Called once; on failure nothing may be left running.
+    fn start(&self, replies: Replies) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Sends a request. `timeout` is the caller's whole budget (the core enforces it; a
+    /// transport may pass it on, e.g. so a server can skip a request whose caller gave up).
+    /// Returns the response when the transport got it inline ([`ANSWERS_INLINE`](Self::ANSWERS_INLINE)),
+    /// else `None`: the response will come through [`Replies`].
     fn send(
         &self,
         request: Request,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Response, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Response>, Error>> + Send;
 
     /// Sends a notification; resolves once the transport accepted it (no delivery receipt).
     fn notify(&self, notification: Notification) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Stops; pending calls fail with `transport stopped`. Idempotent.
+    /// Releases everything (reply reader, connections). Called once, after `start` succeeded;
+    /// the core fails the calls still waiting with `transport stopped`.
     fn stop(&self) -> impl Future<Output = ()> + Send;
+
+    /// The call timeout this transport was configured with, if any (the core's default
+    /// otherwise is the peers' 30 s).
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Most calls that may wait for a response at once (the core makes further callers wait
+    /// for a slot, within their timeout); `None`: no limit. A reply stream capped by its
+    /// servers needs one.
+    fn max_in_flight(&self) -> Option<usize> {
+        None
+    }
 }

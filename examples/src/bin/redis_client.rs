@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         .init();
 
     let prefix = std::env::var("CLAMATOR_PREFIX").unwrap_or_else(|_| "demo".into());
-    let client = Arc::new(RedisRpcClient::new(RedisClientOptions::new(prefix))?);
+    let client = Arc::new(RedisRpcClient::new(RedisClientOptions::new(prefix)));
     client.start().await?;
     // The typed client the macro derived from the `Arith` trait.
     let arith = ArithClient::new(client.clone());

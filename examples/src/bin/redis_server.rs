@@ -23,17 +23,17 @@ async fn main() -> Result<(), Error> {
     // Connection from REDIS_URL (or localhost); a handler may run at most 30 s.
     let options =
         RedisServerOptions::new(&prefix).with_handler_timeout(Some(Duration::from_secs(30)));
-    let server = RedisRpcServer::new(options)?;
+    let server = RedisRpcServer::new(options);
     server.register_service(ArithContract::service(Calculator))?;
     server.start().await?;
     eprintln!(
         "serving arith on {prefix}:cmds:arith as consumer arith:{} (Ctrl-C to stop)",
-        server.instance_id()
+        server.transport().instance_id()
     );
 
     let _ = tokio::signal::ctrl_c().await;
     // Running handlers get 5 s to finish; what does not finish stays pending for another server.
     server.stop(Duration::from_secs(5)).await;
-    eprintln!("stopped: {:?}", server.stats());
+    eprintln!("stopped: {:?}", server.transport().stats());
     Ok(())
 }

@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = RedisClientOptions::new(config.key_prefix)
         .with_redis_url(config.redis_url)
         .with_default_timeout(Duration::from_millis(config.default_timeout_ms));
-    let client = RedisRpcClient::new(options)?;
+    let client = RedisRpcClient::new(options);
     client.start().await?;
     let results: Vec<Value> = match config.concurrent {
         Some(n) if n > 1 => {

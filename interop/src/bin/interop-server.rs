@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(id) = config.instance_id {
         options = options.with_instance_id(id);
     }
-    let server = RedisRpcServer::new(options)?;
+    let server = RedisRpcServer::new(options);
     let counters = Arc::new(Counters::default());
     let service = match config.contract.as_str() {
         "arith" => arith(counters.clone()),

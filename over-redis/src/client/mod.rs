@@ -1,6 +1,7 @@
-//! The client side: [`RedisClientTransport`] (one multiplexed connection for writes, one reply
-//! reader, a pending-call table) and the [`RedisRpcClient`] facade over the protocol's client
-//! core.
+//! The client side: [`RedisClientTransport`] moves envelopes (one multiplexed connection for
+//! writes, one reply reader handing responses to the core's [`Replies`]); lifecycle, timeouts
+//! and waiting calls are the [`RpcClientCore`]'s. [`RedisRpcClient`] is that core over this
+//! transport.
 
 mod reply_lost;
 mod reply_reader;
@@ -8,16 +9,11 @@ mod reply_reader;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clamator_protocol::contract::{Method, NotificationMethod};
 use clamator_protocol::{
-    ClientTransport, Envelope, Error, Notification, Request, Response, RpcClientCore, State,
-    TransportError,
+    ClientTransport, Envelope, Error, Notification, Replies, Request, Response, RpcClientCore,
+    SendMark, TransportError,
 };
 use dashmap::DashMap;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::Value;
-use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -28,48 +24,54 @@ use crate::keys::{self, fields};
 use crate::options::{resolve_client, RedisClientOptions};
 use crate::stats::{bump, ClientCounters, ClientStats};
 
-/// A call waiting for its response.
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    pub(crate) tx: oneshot::Sender<Result<Response, Error>>,
-    /// The request's entry id once `XADD` returned it: a reply to it can only have a later id,
-    /// so a reply stream trimmed past it may have lost that reply.
-    pub(crate) sent: Option<(u64, u64)>,
-}
-
 /// First and longest pause between attempts to write a request through a transient failure
 /// (the call's own timeout bounds the whole).
 const XADD_RETRY_FIRST: Duration = Duration::from_millis(20);
 const XADD_RETRY_MAX: Duration = Duration::from_secs(1);
 
-/// What the reply reader and the callers share.
+/// A clamator client over Redis Streams: the protocol's client core over
+/// [`RedisClientTransport`]. Build it from options; nothing is contacted before `start`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), clamator_protocol::Error> {
+/// use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
+/// use serde_json::json;
+/// let client = RedisRpcClient::new(RedisClientOptions::new("app"));
+/// client.start().await?;
+/// let sum = client.call_raw("arith", "add", json!({"a": 2, "b": 3}), None).await?;
+/// println!("{} replies so far", client.transport().stats().replies);
+/// client.stop().await;
+/// # Ok(()) }
+/// ```
+pub type RedisRpcClient = RpcClientCore<RedisClientTransport>;
+
+/// The connection side of a client, once its options proved consistent.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    pub(crate) client: redis::Client,
+    pub(crate) conn: SharedConnection,
+}
+
+/// What the reply reader and the senders share.
 #[derive(Debug)]
 pub(crate) struct ClientShared {
     pub(crate) opts: RedisClientOptions,
-    pub(crate) client: redis::Client,
-    pub(crate) conn: SharedConnection,
+    /// The connection, or why the options cannot give one (reported by `start`).
+    backend: Result<Backend, String>,
     pub(crate) reply_stream: String,
-    pub(crate) pending: DashMap<String, Waiter>,
     /// The largest reply id found trimmed unread: a call whose request id is below it may have
     /// lost its reply.
-    pub(crate) lost_up_to: Mutex<(u64, u64)>,
-    /// Calls allowed between `XADD` and their reply; see
-    /// [`RedisClientOptions::with_max_in_flight`].
-    in_flight: Semaphore,
+    pub(crate) lost_up_to: Mutex<SendMark>,
     /// Services whose consumer group was seen, and when.
     groups_seen: DashMap<String, Instant>,
     pub(crate) stats: ClientCounters,
 }
 
-/// Removes a call's pending entry however the call ends (timeout, error, dropped future).
-struct PendingGuard<'a> {
-    shared: &'a ClientShared,
-    key: String,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        self.shared.pending.remove(&self.key);
+impl ClientShared {
+    pub(crate) fn backend(&self) -> Result<&Backend, Error> {
+        self.backend
+            .as_ref()
+            .map_err(|why| TransportError::Config(why.clone()).into())
     }
 }
 
@@ -80,35 +82,50 @@ struct Reader {
 }
 
 /// Sends requests and notifications to Redis command streams and reads responses from this
-/// client's reply stream. Use it through [`RedisRpcClient`] (or an [`RpcClientCore`]).
+/// client's reply stream. Use it as [`RedisRpcClient`].
 #[derive(Debug)]
 pub struct RedisClientTransport {
     shared: Arc<ClientShared>,
-    state: Mutex<State>,
     reader: Mutex<Option<Reader>>,
+    /// The core's waiting calls, from `start` on.
+    replies: Mutex<Option<Replies>>,
+}
+
+impl From<RedisClientOptions> for RedisClientTransport {
+    fn from(opts: RedisClientOptions) -> Self {
+        Self::new(opts)
+    }
 }
 
 impl RedisClientTransport {
-    /// A transport with these options. Fails only on contradictory connection options or an
-    /// invalid URL; Redis is contacted on start.
-    pub fn new(opts: RedisClientOptions) -> Result<Self, Error> {
-        let client = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())?;
-        let conn = SharedConnection::new(client.clone(), opts.command_timeout);
-        Ok(Self {
+    /// A transport with these options. Nothing is contacted, and contradictory connection
+    /// options or an invalid URL are reported, by `start`.
+    pub fn new(opts: RedisClientOptions) -> Self {
+        let backend = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())
+            .map(|client| Backend {
+                conn: SharedConnection::new(client.clone(), opts.command_timeout),
+                client,
+            })
+            .map_err(|e| e.to_string());
+        Self {
             shared: Arc::new(ClientShared {
                 reply_stream: keys::reply_stream(&opts.key_prefix, &opts.instance_id),
-                in_flight: Semaphore::new(opts.max_in_flight),
+                backend,
                 lost_up_to: Mutex::new((0, 0)),
                 opts,
-                client,
-                conn,
-                pending: DashMap::new(),
                 groups_seen: DashMap::new(),
                 stats: ClientCounters::default(),
             }),
-            state: Mutex::new(State::Idle),
             reader: Mutex::new(None),
-        })
+            replies: Mutex::new(None),
+        }
+    }
+
+    fn replies(&self) -> Option<Replies> {
+        self.replies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The options in use.
@@ -126,26 +143,6 @@ impl RedisClientTransport {
         self.shared.stats.snapshot()
     }
 
-    /// Calls waiting for a response now.
-    pub fn pending_calls(&self) -> usize {
-        self.shared.pending.len()
-    }
-
-    fn state(&self) -> State {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn set_state(&self, s: State) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
-    }
-
-    fn ensure_started(&self) -> Result<(), Error> {
-        match self.state() {
-            State::Started => Ok(()),
-            other => Err(TransportError::NotStarted(other).into()),
-        }
-    }
-
     /// Fails with `no server for service` when the service's command stream has no consumer
     /// group. A seen group is trusted for `group_check_ttl`, so a busy client checks rarely.
     async fn check_server(&self, service: &str) -> Result<(), Error> {
@@ -161,6 +158,7 @@ impl RedisClientTransport {
         let stream = keys::command_stream(&shared.opts.key_prefix, service);
         let group = keys::consumer_group_name(service);
         let info = shared
+            .backend()?
             .conn
             .query::<redis::Value>(redis::cmd("XINFO").arg("GROUPS").arg(&stream))
             .await;
@@ -198,6 +196,7 @@ impl RedisClientTransport {
         args: &[(&str, &str)],
         give_up: Instant,
     ) -> Result<String, Error> {
+        let conn = &self.shared.backend()?.conn;
         let stream = keys::command_stream(&self.shared.opts.key_prefix, service);
         let mut cmd = redis::cmd("XADD");
         cmd.arg(&stream).arg("*");
@@ -206,7 +205,7 @@ impl RedisClientTransport {
         }
         let mut backoff = Backoff::new(XADD_RETRY_FIRST, XADD_RETRY_MAX);
         loop {
-            match self.shared.conn.query::<redis::Value>(&cmd).await {
+            match conn.query::<redis::Value>(&cmd).await {
                 Ok(id) => return Ok(entry::string(&id).unwrap_or_default()),
                 Err(e) if is_transient(&e) && Instant::now() < give_up => {
                     tracing::warn!(error = %e, "redis xadd failed, retrying");
@@ -229,89 +228,60 @@ fn is_no_such_key(e: &redis::RedisError) -> bool {
 }
 
 impl ClientTransport for RedisClientTransport {
-    async fn start(&self) -> Result<(), Error> {
-        match self.state() {
-            State::Started => return Ok(()),
-            State::Stopped => return Err(TransportError::HasBeenStopped.into()),
-            State::Idle => {}
-        }
+    async fn start(&self, replies: Replies) -> Result<(), Error> {
         self.shared
+            .backend()?
             .conn
             .get()
             .await
             .map_err(|e| TransportError::backend("redis connection failed", e))?;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(reply_reader::reply_loop(self.shared.clone(), stop.clone()));
+        let task = tokio::spawn(reply_reader::reply_loop(
+            self.shared.clone(),
+            replies.clone(),
+            stop.clone(),
+        ));
         *self.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(Reader { stop, task });
-        self.set_state(State::Started);
+        *self.replies.lock().unwrap_or_else(|p| p.into_inner()) = Some(replies);
         Ok(())
     }
 
-    async fn send(&self, request: Request, timeout: Duration) -> Result<Response, Error> {
-        self.ensure_started()?;
+    async fn send(&self, request: Request, timeout: Duration) -> Result<Option<Response>, Error> {
         let give_up = Instant::now() + timeout;
-        // The timer starts before the XADD, as the TypeScript peer's, and also covers the wait
-        // for an in-flight slot.
-        let call = async {
-            let _slot = self
-                .shared
-                .in_flight
-                .acquire()
-                .await
-                .map_err(|_| TransportError::Stopped)?;
-            self.ensure_started()?;
-            self.check_server(&request.service).await?;
-            let key = request.id.key().into_owned();
-            let (tx, rx) = oneshot::channel();
-            self.shared
-                .pending
-                .insert(key.clone(), Waiter { tx, sent: None });
-            let _guard = PendingGuard {
-                shared: &self.shared,
-                key: key.clone(),
-            };
-            let service = request.service.clone();
-            let json = Envelope::Request(request).to_json();
-            let timeout_ms = timeout.as_millis().to_string();
-            let id = self
-                .xadd(
-                    &service,
-                    &[
-                        (fields::TYPE, fields::TYPE_RPC),
-                        (fields::ENVELOPE, &json),
-                        (fields::REPLY_TO, &self.shared.reply_stream),
-                        (fields::TIMEOUT_MS, &timeout_ms),
-                    ],
-                    give_up,
-                )
-                .await?;
-            let sent = entry::parse_id(&id);
-            if let Some(mut waiting) = self.shared.pending.get_mut(&key) {
-                waiting.sent = sent;
-            }
-            bump(&self.shared.stats.requests);
-            // The reply loop may have found replies trimmed unread before `sent` was recorded.
+        self.check_server(&request.service).await?;
+        let key = request.id.key().into_owned();
+        let service = request.service.clone();
+        let json = Envelope::Request(request).to_json();
+        let timeout_ms = timeout.as_millis().to_string();
+        let id = self
+            .xadd(
+                &service,
+                &[
+                    (fields::TYPE, fields::TYPE_RPC),
+                    (fields::ENVELOPE, &json),
+                    (fields::REPLY_TO, &self.shared.reply_stream),
+                    (fields::TIMEOUT_MS, &timeout_ms),
+                ],
+                give_up,
+            )
+            .await?;
+        bump(&self.shared.stats.requests);
+        if let (Some(sent), Some(replies)) = (entry::parse_id(&id), self.replies()) {
+            replies.mark_sent(&key, sent);
+            // The reply loop may have found replies trimmed unread before the mark was set.
             let lost_up_to = *self
                 .shared
                 .lost_up_to
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if sent.is_some_and(|sent| sent < lost_up_to) {
-                reply_lost::fail_call(&self.shared, &key, lost_up_to);
+            if sent < lost_up_to {
+                reply_lost::fail_one(&self.shared, &replies, &key, lost_up_to);
             }
-            match rx.await {
-                Ok(result) => result,
-                Err(_) => Err(TransportError::Stopped.into()),
-            }
-        };
-        match tokio::time::timeout(timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout.into()),
         }
+        Ok(None)
     }
 
     async fn notify(&self, notification: Notification) -> Result<(), Error> {
-        self.ensure_started()?;
         let service = notification.service.clone();
         let json = Envelope::Notification(notification).to_json();
         let give_up = Instant::now() + self.shared.opts.default_timeout;
@@ -326,133 +296,28 @@ impl ClientTransport for RedisClientTransport {
     }
 
     async fn stop(&self) {
-        if self.state() == State::Stopped {
-            return;
-        }
-        let was_started = self.state() == State::Started;
-        self.set_state(State::Stopped);
         let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(reader) = reader {
             reader.stop.cancel();
             let _ = reader.task.await;
         }
-        // Dropping the senders fails every pending call with `transport stopped`.
-        self.shared.pending.clear();
-        if was_started {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(&self.shared.reply_stream);
-            let del = self.shared.conn.query::<redis::Value>(&cmd);
-            if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), del).await {
-                tracing::warn!(error = %e, "redis reply stream delete failed");
-            }
+        let Ok(backend) = self.shared.backend() else {
+            return;
+        };
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(&self.shared.reply_stream);
+        let del = backend.conn.query::<redis::Value>(&cmd);
+        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), del).await {
+            tracing::warn!(error = %e, "redis reply stream delete failed");
         }
-        self.shared.conn.close();
-    }
-}
-
-/// A clamator client over Redis Streams.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), clamator_protocol::Error> {
-/// use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
-/// use serde_json::json;
-/// let client = RedisRpcClient::new(RedisClientOptions::new("app"))?;
-/// client.start().await?;
-/// let sum = client.call_raw("arith", "add", json!({"a": 2, "b": 3}), None).await?;
-/// client.stop().await;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct RedisRpcClient {
-    core: RpcClientCore<RedisClientTransport>,
-}
-
-impl RedisRpcClient {
-    /// A client with these options (no I/O until [`start`](Self::start)).
-    pub fn new(opts: RedisClientOptions) -> Result<Self, Error> {
-        let timeout = opts.default_timeout;
-        Ok(Self {
-            core: RpcClientCore::new(RedisClientTransport::new(opts)?)
-                .with_default_timeout(timeout),
-        })
+        backend.conn.close();
     }
 
-    /// Connects and starts reading replies. Idempotent; fails after `stop`.
-    pub async fn start(&self) -> Result<(), Error> {
-        self.core.start().await
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(self.shared.opts.default_timeout)
     }
 
-    /// Fails pending calls with `transport stopped` and deletes the reply stream. Idempotent.
-    pub async fn stop(&self) {
-        self.core.stop().await;
-    }
-
-    /// Calls a typed method with the default timeout.
-    pub async fn call<P: Serialize, R: DeserializeOwned>(
-        &self,
-        method: Method<P, R>,
-        params: &P,
-    ) -> Result<R, Error> {
-        self.core.call(method, params).await
-    }
-
-    /// Calls a typed method with its own timeout.
-    pub async fn call_with_timeout<P: Serialize, R: DeserializeOwned>(
-        &self,
-        method: Method<P, R>,
-        params: &P,
-        timeout: Duration,
-    ) -> Result<R, Error> {
-        self.core.call_with_timeout(method, params, timeout).await
-    }
-
-    /// Sends a typed notification; resolves once Redis stored it.
-    pub async fn notify<P: Serialize>(
-        &self,
-        method: NotificationMethod<P>,
-        params: &P,
-    ) -> Result<(), Error> {
-        self.core.notify(method, params).await
-    }
-
-    /// Calls by name with JSON params; the result is not validated.
-    pub async fn call_raw(
-        &self,
-        service: &str,
-        method: &str,
-        params: Value,
-        timeout: Option<Duration>,
-    ) -> Result<Value, Error> {
-        self.core.call_raw(service, method, params, timeout).await
-    }
-
-    /// Sends a notification by name with JSON params.
-    pub async fn notify_raw(
-        &self,
-        service: &str,
-        method: &str,
-        params: Value,
-    ) -> Result<(), Error> {
-        self.core.notify_raw(service, method, params).await
-    }
-
-    /// Counters since creation.
-    pub fn stats(&self) -> ClientStats {
-        self.core.transport().stats()
-    }
-
-    /// Lifecycle state.
-    pub fn state(&self) -> State {
-        self.core.state()
-    }
-
-    /// This client's reply stream key.
-    pub fn reply_stream(&self) -> &str {
-        self.core.transport().reply_stream()
-    }
-
-    /// The underlying core.
-    pub fn core(&self) -> &RpcClientCore<RedisClientTransport> {
-        &self.core
+    fn max_in_flight(&self) -> Option<usize> {
+        Some(self.shared.opts.max_in_flight)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clamator_protocol::envelope::value_key;
-use clamator_protocol::{Envelope, Error, ProtocolError};
+use clamator_protocol::{Envelope, Error, ProtocolError, Replies};
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio_util::sync::CancellationToken;
@@ -28,8 +28,15 @@ use crate::stats::bump;
 /// How often, while calls wait, the loop checks whether replies were trimmed unread.
 const GAP_CHECK_EVERY: Duration = Duration::from_millis(250);
 
-pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToken) {
+pub(crate) async fn reply_loop(
+    shared: Arc<ClientShared>,
+    replies: Replies,
+    stop: CancellationToken,
+) {
     let opts = &shared.opts;
+    let Ok(backend) = shared.backend() else {
+        return; // start refused these options
+    };
     let block_ms = u64::try_from(opts.block.as_millis()).unwrap_or(u64::MAX);
     // Replies can only exist for calls of this run: start at the beginning (as the peers).
     let mut last_id = "0-0".to_owned();
@@ -47,7 +54,7 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
             None => {
                 let opened = tokio::select! {
                     () = stop.cancelled() => return,
-                    r = open_blocking(&shared.client, opts.block, opts.command_timeout) => r,
+                    r = open_blocking(&backend.client, opts.block, opts.command_timeout) => r,
                 };
                 match opened {
                     Ok(c) => {
@@ -72,7 +79,7 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
                 .arg(format!("{ms}-{}", seq.saturating_add(1)))
                 .ignore();
         }
-        let check_gap = !shared.pending.is_empty() && gap_checked.elapsed() >= GAP_CHECK_EVERY;
+        let check_gap = !replies.is_empty() && gap_checked.elapsed() >= GAP_CHECK_EVERY;
         if check_gap {
             gap_checked = Instant::now();
             pipe.cmd("XINFO").arg("STREAM").arg(&shared.reply_stream);
@@ -117,7 +124,7 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
         read_count += (live.len() + deleted.len()) as u64;
         for e in live {
             last_id.clone_from(&e.id);
-            deliver(&shared, &e);
+            deliver(&shared, &replies, &e);
         }
         if let Some(id) = deleted.last() {
             last_id.clone_from(id);
@@ -135,7 +142,7 @@ pub(crate) async fn reply_loop(shared: Arc<ClientShared>, stop: CancellationToke
                     None => entry::parse_id(&info.last_generated_id).map(|(ms, s)| (ms, s + 1)),
                 };
                 if let Some(bound) = bound {
-                    reply_lost::fail_calls_sent_before(&shared, bound);
+                    reply_lost::fail_calls_sent_before(&shared, &replies, bound);
                 }
             } else if info.entries_added < read_before + info.length {
                 // The stream was deleted and created again (expiry, DEL): count afresh.
@@ -163,19 +170,26 @@ async fn fail(
 
 /// Hands one reply entry to its waiting call. A malformed reply that still names a waiting
 /// call's id fails that call with a protocol error instead of leaving it to time out.
-fn deliver(shared: &ClientShared, e: &StreamEntry) {
+fn deliver(shared: &ClientShared, replies: &Replies, e: &StreamEntry) {
     let Some(Ok(text)) = e.text(fields::ENVELOPE) else {
         return; // no envelope: skipped, as the peers
     };
-    let (key, result): (String, Result<_, Error>) = match Envelope::parse(text) {
-        Ok(Envelope::Response(r)) => (r.key().into_owned(), Ok(r)),
+    let (key, error): (String, Error) = match Envelope::parse(text) {
+        Ok(Envelope::Response(r)) => {
+            if replies.deliver(r) {
+                bump(&shared.stats.replies);
+            } else {
+                bump(&shared.stats.unmatched_replies);
+            }
+            return;
+        }
         Ok(other) => {
             let Some(key) = raw_id_key(text) else {
                 bump(&shared.stats.malformed_replies);
                 return;
             };
             let kind = other.kind();
-            (key, Err(ProtocolError::UnexpectedResponseKind(kind).into()))
+            (key, ProtocolError::UnexpectedResponseKind(kind).into())
         }
         Err(err) => {
             tracing::warn!(error = %err, "redis reply parse failed");
@@ -183,20 +197,11 @@ fn deliver(shared: &ClientShared, e: &StreamEntry) {
             let Some(key) = raw_id_key(text) else {
                 return;
             };
-            (
-                key,
-                Err(ProtocolError::InvalidResponse(Box::new(err)).into()),
-            )
+            (key, ProtocolError::InvalidResponse(Box::new(err)).into())
         }
     };
-    match shared.pending.remove(&key) {
-        Some((_, waiter)) => {
-            if result.is_ok() {
-                bump(&shared.stats.replies);
-            }
-            let _ = waiter.tx.send(result);
-        }
-        None => bump(&shared.stats.unmatched_replies),
+    if !replies.fail(&key, error) {
+        bump(&shared.stats.unmatched_replies);
     }
 }
 

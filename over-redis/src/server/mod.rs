@@ -1,5 +1,6 @@
-//! The server side: [`RedisServerTransport`] (consumer and maintenance loops per service) and
-//! the [`RedisRpcServer`] facade over the protocol's server core.
+//! The server side: [`RedisServerTransport`] (consumer and maintenance loops per service);
+//! registration and lifecycle are the [`RpcServerCore`]'s, and [`RedisRpcServer`] is that core
+//! over this transport.
 
 mod consumer;
 mod finisher;
@@ -11,9 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clamator_protocol::{
-    Dispatcher, Error, RpcServerCore, ServerTransport, Service, State, TransportError,
-};
+use clamator_protocol::{Dispatcher, Error, RpcServerCore, ServerTransport, TransportError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +29,7 @@ pub(crate) struct ServerShared {
     pub(crate) opts: RedisServerOptions,
     pub(crate) client: redis::Client,
     pub(crate) conn: SharedConnection,
-    pub(crate) stats: ServerCounters,
+    pub(crate) stats: Arc<ServerCounters>,
     /// Redis clock minus local clock, in ms: entry ids carry Redis time.
     clock_offset_ms: AtomicI64,
 }
@@ -149,56 +148,52 @@ impl ServiceCtx {
 
 #[derive(Debug)]
 struct Running {
+    shared: Arc<ServerShared>,
     run: Arc<RunControl>,
     consumers: Vec<JoinHandle<()>>,
     maintenance: Vec<JoinHandle<()>>,
     stop_maintenance: CancellationToken,
 }
 
-/// Serves services from Redis command streams. Use it through [`RedisRpcServer`] (or an
-/// [`RpcServerCore`]), which drives its lifecycle.
+/// Serves services from Redis command streams. Use it as [`RedisRpcServer`], whose core calls
+/// `start` once and `stop` once.
 #[derive(Debug)]
 pub struct RedisServerTransport {
-    shared: Arc<ServerShared>,
-    state: Mutex<State>,
+    opts: RedisServerOptions,
+    stats: Arc<ServerCounters>,
     running: Mutex<Option<Running>>,
 }
 
+impl From<RedisServerOptions> for RedisServerTransport {
+    fn from(opts: RedisServerOptions) -> Self {
+        Self::new(opts)
+    }
+}
+
 impl RedisServerTransport {
-    /// A transport with these options. Fails only on contradictory connection options or an
-    /// invalid URL; Redis is contacted on start.
-    pub fn new(opts: RedisServerOptions) -> Result<Self, Error> {
-        let client = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())?;
-        let conn = SharedConnection::new(client.clone(), opts.command_timeout);
-        Ok(Self {
-            shared: Arc::new(ServerShared {
-                opts,
-                client,
-                conn,
-                stats: ServerCounters::default(),
-                clock_offset_ms: AtomicI64::new(0),
-            }),
-            state: Mutex::new(State::Idle),
+    /// A transport with these options. Nothing is contacted, and contradictory connection
+    /// options or an invalid URL are reported, by `start`.
+    pub fn new(opts: RedisServerOptions) -> Self {
+        Self {
+            opts,
+            stats: Arc::new(ServerCounters::default()),
             running: Mutex::new(None),
-        })
+        }
     }
 
     /// The options in use.
     pub fn options(&self) -> &RedisServerOptions {
-        &self.shared.opts
+        &self.opts
+    }
+
+    /// The instance id (consumer name suffix).
+    pub fn instance_id(&self) -> &str {
+        &self.opts.instance_id
     }
 
     /// Counters since creation.
     pub fn stats(&self) -> ServerStats {
-        self.shared.stats.snapshot()
-    }
-
-    fn state(&self) -> State {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn set_state(&self, s: State) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+        self.stats.snapshot()
     }
 
     fn take_consumers(&self) -> Option<(Arc<RunControl>, Vec<JoinHandle<()>>)> {
@@ -210,12 +205,15 @@ impl RedisServerTransport {
 
 impl ServerTransport for RedisServerTransport {
     async fn start(&self, dispatchers: Vec<Dispatcher>) -> Result<(), Error> {
-        match self.state() {
-            State::Started => return Ok(()),
-            State::Stopped => return Err(TransportError::HasBeenStopped.into()),
-            State::Idle => {}
-        }
-        let opts = &self.shared.opts;
+        let client = resolve_client(self.opts.redis.as_ref(), self.opts.redis_url.as_deref())?;
+        let shared = Arc::new(ServerShared {
+            conn: SharedConnection::new(client.clone(), self.opts.command_timeout),
+            client,
+            opts: self.opts.clone(),
+            stats: self.stats.clone(),
+            clock_offset_ms: AtomicI64::new(0),
+        });
+        let opts = &shared.opts;
         let run = Arc::new(RunControl::default());
         let (ctxs, finisher_queues): (Vec<Arc<ServiceCtx>>, Vec<_>) = dispatchers
             .into_iter()
@@ -223,7 +221,7 @@ impl ServerTransport for RedisServerTransport {
                 let service = dispatcher.service_name();
                 let (finisher, queue) = finisher::Finisher::new();
                 let ctx = Arc::new(ServiceCtx {
-                    shared: self.shared.clone(),
+                    shared: shared.clone(),
                     run: run.clone(),
                     service,
                     stream: keys::command_stream(&opts.key_prefix, service),
@@ -248,7 +246,7 @@ impl ServerTransport for RedisServerTransport {
                 .await
                 .map_err(|e| TransportError::backend("xgroup create failed", e))?;
         }
-        if let Err(e) = self.shared.sync_clock().await {
+        if let Err(e) = shared.sync_clock().await {
             tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");
         }
         for (ctx, queue) in ctxs.iter().zip(finisher_queues) {
@@ -269,12 +267,12 @@ impl ServerTransport for RedisServerTransport {
             })
             .collect();
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+            shared,
             run,
             consumers,
             maintenance,
             stop_maintenance,
         });
-        self.set_state(State::Started);
         Ok(())
     }
 
@@ -290,10 +288,6 @@ impl ServerTransport for RedisServerTransport {
     }
 
     async fn stop(&self) {
-        if self.state() != State::Started {
-            self.set_state(State::Stopped);
-            return;
-        }
         self.close_intake().await;
         let running = self
             .running
@@ -304,7 +298,7 @@ impl ServerTransport for RedisServerTransport {
             running.run.abandon.cancel();
             running.stop_maintenance.cancel();
             running.run.tracker.close();
-            let grace = self.shared.opts.shutdown_grace;
+            let grace = self.opts.shutdown_grace;
             if tokio::time::timeout(grace, running.run.tracker.wait())
                 .await
                 .is_err()
@@ -315,73 +309,25 @@ impl ServerTransport for RedisServerTransport {
                 handle.abort();
                 let _ = handle.await;
             }
+            running.shared.conn.close();
         }
-        self.shared.conn.close();
-        self.set_state(State::Stopped);
     }
 }
 
-/// A clamator server over Redis Streams: register services, start, stop.
+/// A clamator server over Redis Streams: the protocol's server core over
+/// [`RedisServerTransport`]. Build it from options; nothing is contacted before `start`.
 ///
 /// ```no_run
 /// # async fn demo(service: clamator_protocol::Service) -> Result<(), clamator_protocol::Error> {
 /// use clamator_over_redis::{RedisRpcServer, RedisServerOptions};
-/// let server = RedisRpcServer::new(RedisServerOptions::new("app"))?;
+/// let server = RedisRpcServer::new(RedisServerOptions::new("app"));
 /// server.register_service(service)?;
 /// server.start().await?;
-/// // …
+/// println!("{} handled so far", server.transport().stats().dispatched);
 /// server.stop(std::time::Duration::from_secs(5)).await;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct RedisRpcServer {
-    core: RpcServerCore<RedisServerTransport>,
-}
-
-impl RedisRpcServer {
-    /// A server with these options (no I/O until [`start`](Self::start)).
-    pub fn new(opts: RedisServerOptions) -> Result<Self, Error> {
-        Ok(Self {
-            core: RpcServerCore::new(RedisServerTransport::new(opts)?),
-        })
-    }
-
-    /// Registers a service; only before `start`.
-    pub fn register_service(&self, service: Service) -> Result<(), Error> {
-        self.core.register_service(service)
-    }
-
-    /// Creates the consumer groups and starts serving. Idempotent; fails after `stop`.
-    pub async fn start(&self) -> Result<(), Error> {
-        self.core.start().await
-    }
-
-    /// Stops reading, waits up to `grace` for running handlers (their replies are written and
-    /// acknowledged), then stops. Unfinished entries stay pending for another server.
-    pub async fn stop(&self, grace: Duration) {
-        self.core.stop(grace).await;
-    }
-
-    /// Counters since creation.
-    pub fn stats(&self) -> ServerStats {
-        self.core.transport().stats()
-    }
-
-    /// Lifecycle state.
-    pub fn state(&self) -> State {
-        self.core.state()
-    }
-
-    /// The instance id (consumer name suffix).
-    pub fn instance_id(&self) -> &str {
-        &self.core.transport().options().instance_id
-    }
-
-    /// The underlying core, e.g. for its in-flight count.
-    pub fn core(&self) -> &RpcServerCore<RedisServerTransport> {
-        &self.core
-    }
-}
+pub type RedisRpcServer = RpcServerCore<RedisServerTransport>;
 
 /// Sleeps `d`, or less if `token` is cancelled.
 pub(crate) async fn sleep_or_cancel(d: Duration, token: &CancellationToken) {

@@ -315,7 +315,7 @@ pub async fn start_server(
     tune: impl FnOnce(RedisServerOptions) -> RedisServerOptions,
 ) -> RedisRpcServer {
     let opts = tune(RedisServerOptions::new(&keys.prefix).with_redis_url(&keys.url));
-    let server = RedisRpcServer::new(opts).unwrap();
+    let server = RedisRpcServer::new(opts);
     server.register_service(arith::service(probe)).unwrap();
     server.start().await.unwrap();
     server
@@ -327,7 +327,7 @@ pub async fn start_client(
     tune: impl FnOnce(RedisClientOptions) -> RedisClientOptions,
 ) -> RedisRpcClient {
     let opts = tune(RedisClientOptions::new(&keys.prefix).with_redis_url(&keys.url));
-    let client = RedisRpcClient::new(opts).unwrap();
+    let client = RedisRpcClient::new(opts);
     client.start().await.unwrap();
     client
 }

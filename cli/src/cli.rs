@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// It speaks the wire (Redis streams, spec §6), so it works the same against Rust, Python
 /// and TypeScript servers.
 #[derive(Debug, Parser)]
-#[command(name = "clamator", version, about, long_about = None)]
+#[command(name = "clamator", version)]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -41,7 +41,7 @@ pub struct Global {
     /// Print nothing but results and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say more on stderr (the Redis commands' targets, timings).
+    /// Say more on stderr (e.g. how long a call took).
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
@@ -88,6 +88,10 @@ pub struct NotifyArgs {
     pub target: String,
     /// JSON params (default `{}`); `-` reads them from stdin.
     pub params: Option<String>,
+    /// Send even when no server ever served the service (the entry would wait for one, and a
+    /// server joining at `$` would never see it).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `clamator pending`.

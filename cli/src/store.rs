@@ -6,6 +6,8 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Value};
 
+use clamator_over_redis::keys::consumer_group_name;
+
 use crate::cli::Global;
 use crate::error::{CliError, CliResult};
 
@@ -145,6 +147,19 @@ pub async fn entry_by_id(
     )
     .await?;
     Ok(entries(&v).into_iter().next())
+}
+
+/// Whether the command stream has the service's consumer group (a server ever served it).
+pub async fn has_group(con: &mut MultiplexedConnection, stream: &str, service: &str) -> bool {
+    let groups: redis::RedisResult<Value> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query_async(con)
+        .await;
+    let want = consumer_group_name(service);
+    matches!(groups, Ok(Value::Array(gs)) if gs.iter().any(|g| {
+        field(&pairs(g), "name").and_then(text).as_deref() == Some(want.as_str())
+    }))
 }
 
 /// The millisecond timestamp of an entry id.

@@ -71,6 +71,13 @@ per_peer! {
         assert_eq!(run.json(), json!({"sent": true, "service": "notifications", "method": "ping"}));
         bus.wait_drained("notifications");
         assert_eq!(bus.stop(), 1, "the ping handler ran once");
+        // Nobody serves `nosuch`: refused (exit 2) rather than left unread in a new stream.
+        let run = bus.run(&["--json", "notify", "nosuch.ping", "{}"]);
+        run.expect_code(2);
+        assert_eq!(run.json()["error"]["kind"], "transport");
+        let exists: bool = redis::cmd("EXISTS").arg(bus.key("cmds:nosuch"))
+            .query(&mut support::con()).unwrap();
+        assert!(!exists);
     }
 }
 

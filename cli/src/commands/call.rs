@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::time::Duration;
 
+use clamator_over_redis::keys::command_stream;
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
 use clamator_protocol::{Error, TransportError};
 use serde_json::{json, Value};
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use crate::cli::{CallArgs, Global, NotifyArgs};
 use crate::error::{CliError, CliResult};
 use crate::output::{human_duration, Out};
-use crate::store::{prefix, split_target};
+use crate::store::{connect, has_group, prefix, split_target};
 
 /// Params from the command line: absent → `{}`, `-` → stdin, else JSON text.
 pub fn read_params(arg: Option<&str>) -> CliResult<Value> {
@@ -108,6 +109,23 @@ pub async fn notify(g: &Global, out: &Out, args: &NotifyArgs) -> CliResult {
     let (service, method) = split_target(&args.target)?;
     let params = read_params(args.params.as_deref())?;
     let timeout = Duration::from_secs(5);
+    if !args.force {
+        // The client fails fast only for calls; a notification to nobody would sit unread.
+        let mut con = connect(&g.redis_url, Duration::from_secs(10)).await?;
+        let stream = command_stream(&prefix(g)?, service);
+        if !has_group(&mut con, &stream, service).await {
+            return Err(describe(
+                &TransportError::NoServer {
+                    service: service.to_owned(),
+                }
+                .into(),
+                g,
+                &args.target,
+                timeout,
+            )
+            .hint("start a server for it, or check --prefix; --force sends it anyway"));
+        }
+    }
     let client = client(g, timeout).await?;
     let sent = client.notify_raw(service, method, params).await;
     client.stop().await;

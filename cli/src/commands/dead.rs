@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use clamator_over_redis::keys::{command_stream, consumer_group_name, dead_letter_stream, fields};
+use clamator_over_redis::keys::{command_stream, dead_letter_stream, fields};
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use serde_json::{json, Map, Value as Json};
@@ -14,8 +14,8 @@ use crate::cli::{DeadCommand, Global};
 use crate::error::{CliError, CliResult};
 use crate::output::{human_duration, Out, Table};
 use crate::store::{
-    self, connect, entries, entry_by_id, envelope_method, field, is_stream_id, pairs, prefix,
-    query, text, Entry,
+    self, connect, entries, entry_by_id, envelope_method, has_group, is_stream_id, prefix, query,
+    Entry,
 };
 
 /// Fields copied back to the command stream on replay, in the order the peers write them.
@@ -184,18 +184,6 @@ async fn show(
         )),
     }
     Ok(())
-}
-
-async fn has_group(con: &mut MultiplexedConnection, stream: &str, service: &str) -> bool {
-    let groups: redis::RedisResult<Value> = redis::cmd("XINFO")
-        .arg("GROUPS")
-        .arg(stream)
-        .query_async(con)
-        .await;
-    let want = consumer_group_name(service);
-    matches!(groups, Ok(Value::Array(gs)) if gs.iter().any(|g| {
-        field(&pairs(g), "name").and_then(text).as_deref() == Some(want.as_str())
-    }))
 }
 
 /// Adds the original fields of `e` to `stream`; the new entry id.

@@ -35,8 +35,14 @@ fn dead_letter(bus: &Bus, request_id: &str, reply_to: &str, a: i64) -> String {
 
 /// Waits (XREAD BLOCK) for the reply to `request_id` on `reply_to`.
 fn await_reply(reply_to: &str, request_id: &str) -> Value {
+    await_reply_after(reply_to, request_id, "0-0").1
+}
+
+/// Waits for the reply to `request_id` on `reply_to` after entry `after`: its entry id and
+/// envelope.
+fn await_reply_after(reply_to: &str, request_id: &str, after: &str) -> (String, Value) {
     let mut c = con();
-    let mut last = "0-0".to_owned();
+    let mut last = after.to_owned();
     loop {
         let reply: redis::streams::StreamReadReply = redis::cmd("XREAD")
             .arg("BLOCK")
@@ -52,7 +58,7 @@ fn await_reply(reply_to: &str, request_id: &str) -> Value {
             let text: String = entry.get("envelope").unwrap();
             let env: Value = serde_json::from_str(&text).unwrap();
             if env["id"] == request_id {
-                return env;
+                return (entry.id.clone(), env);
             }
         }
     }
@@ -115,6 +121,95 @@ per_peer! {
         run.expect_code(2);
         assert_eq!(run.json()["results"][0]["status"], "missing");
     }
+}
+
+/// A real dead letter: a Rust server with `max_deliveries = 3` moves an entry delivered too
+/// often (a consumer that died with it, redelivered 10 times) to the dead-letter stream and
+/// answers -32002; `dead list` shows what the server wrote, and the replayed entry is served.
+#[test]
+fn rust_server_dead_letter_is_replayed_and_served() {
+    let bus = Bus::rust_with("deadrs", |o| {
+        o.with_claim_idle(std::time::Duration::from_millis(300))
+            .with_max_deliveries(3)
+    });
+    let stream = bus.key("cmds:arith");
+    let reply_to = bus.key("replies:caller");
+    let envelope = json!({"jsonrpc": "2.0", "id": "poison-1", "method": "arith.add",
+                          "params": {"a": 2, "b": 2}});
+    // Written and taken by a consumer that then "dies" in one transaction, so the server's
+    // own blocked read never gets it; then marked as delivered 10 times.
+    let (id, _): (String, redis::Value) = redis::pipe()
+        .atomic()
+        .cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("type")
+        .arg("rpc")
+        .arg("envelope")
+        .arg(envelope.to_string())
+        .arg("reply-to")
+        .arg(&reply_to)
+        .cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("arith")
+        .arg("arith:ghost")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query(&mut con())
+        .unwrap();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(&stream)
+        .arg("arith")
+        .arg("arith:ghost")
+        .arg(0)
+        .arg(&id)
+        .arg("RETRYCOUNT")
+        .arg(10)
+        .query(&mut con())
+        .unwrap();
+    // The server reclaims it after the idle time, sees 11 deliveries and dead-letters it.
+    let (after, answer) = await_reply_after(&reply_to, "poison-1", "0-0");
+    assert_eq!(answer["error"]["code"], -32002, "{answer}");
+
+    let doc = bus
+        .run(&["--json", "dead", "list", "arith"])
+        .expect_code(0)
+        .json();
+    let rows = doc["dead"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{doc}");
+    assert_eq!(rows[0]["entryId"], json!(id));
+    assert_eq!(rows[0]["deliveries"], 11);
+    assert_eq!(rows[0]["method"], "arith.add");
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("max_deliveries=3"),
+        "{doc}"
+    );
+    let dead_id = rows[0]["id"].as_str().unwrap().to_owned();
+    let doc = bus
+        .run(&["--json", "dead", "show", "arith", &dead_id])
+        .expect_code(0)
+        .json();
+    assert_eq!(doc["envelope"], envelope);
+    assert_eq!(doc["fields"]["reply-to"], json!(reply_to));
+
+    let doc = bus
+        .run(&["--json", "dead", "replay", "arith", &dead_id])
+        .expect_code(0)
+        .json();
+    assert_eq!(doc["replayed"], 1);
+    let (_, answer) = await_reply_after(&reply_to, "poison-1", &after);
+    assert_eq!(
+        answer["result"],
+        json!({"sum": 4.0}),
+        "the replayed entry is served"
+    );
+    assert_eq!(xlen(&bus.key("dead:arith")), 0);
 }
 
 /// `purge --older-than` removes only old letters (by their dead-letter time); plain `purge`

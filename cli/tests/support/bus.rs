@@ -82,11 +82,32 @@ impl Bus {
         bus
     }
 
+    /// A prefix served by a Rust server (`arith`) with options adjusted by `tune`.
+    pub fn rust_with(
+        name: &str,
+        tune: impl FnOnce(RedisServerOptions) -> RedisServerOptions,
+    ) -> Self {
+        let mut bus = Self::bare(name);
+        let server = bus.rust_server_with(&["arith"], tune);
+        bus.servers.push(server);
+        bus
+    }
+
     fn rust_server(&self, contracts: &[&str]) -> Server {
+        self.rust_server_with(contracts, |o| o)
+    }
+
+    fn rust_server_with(
+        &self,
+        contracts: &[&str],
+        tune: impl FnOnce(RedisServerOptions) -> RedisServerOptions,
+    ) -> Server {
         let counters = Arc::new(Counters::default());
-        let opts = RedisServerOptions::new(self.prefix.clone())
-            .with_redis_url(redis_url())
-            .with_instance_id("srv-rust");
+        let opts = tune(
+            RedisServerOptions::new(self.prefix.clone())
+                .with_redis_url(redis_url())
+                .with_instance_id("srv-rust"),
+        );
         let server = RedisRpcServer::new(opts).expect("server options");
         for c in contracts {
             let service = match *c {

@@ -2,6 +2,7 @@
 //! then calls/s, latency percentiles (HdrHistogram), a text histogram and errors by kind.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,12 +43,13 @@ async fn caller(
     params: Value,
     timeout: Duration,
     until: Instant,
+    interrupted: Arc<AtomicBool>,
 ) -> Tally {
     let mut t = Tally {
         latency_us: new_histogram(),
         errors: BTreeMap::new(),
     };
-    while Instant::now() < until {
+    while Instant::now() < until && !interrupted.load(Ordering::Relaxed) {
         let started = Instant::now();
         match client
             .call_raw(&service, &method, params.clone(), Some(timeout))
@@ -104,6 +106,16 @@ pub async fn run(g: &Global, out: &Out, args: &BenchArgs) -> CliResult {
     let until = started + args.duration;
     let ticks = args.duration.as_millis().max(1) as u64;
     let bar = out.progress(ticks, &format!("bench {}", args.target));
+    // Ctrl-C ends the run early; the calls made so far are still reported.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_ctrl_c = {
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::Relaxed);
+            }
+        })
+    };
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|_| {
             tokio::spawn(caller(
@@ -113,6 +125,7 @@ pub async fn run(g: &Global, out: &Out, args: &BenchArgs) -> CliResult {
                 params.clone(),
                 args.timeout,
                 until,
+                interrupted.clone(),
             ))
         })
         .collect();
@@ -138,6 +151,7 @@ pub async fn run(g: &Global, out: &Out, args: &BenchArgs) -> CliResult {
         }
     }
     progress.abort();
+    on_ctrl_c.abort();
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     client.stop().await;

@@ -53,11 +53,13 @@ impl Out {
         self.line(&v.to_string());
     }
 
-    /// Prints one line on stdout (a closed pipe is not an error worth reporting).
+    /// Prints one line on stdout. When the reader went away (`clamator tail … | head -3`)
+    /// there is nobody left to tell: the process ends quietly with exit 0.
     pub fn line(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            std::process::exit(0);
+        }
     }
 
     /// A note on stderr, unless `-q`.

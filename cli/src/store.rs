@@ -15,7 +15,7 @@ use crate::error::{CliError, CliResult};
 pub fn prefix(g: &Global) -> CliResult<String> {
     g.prefix.clone().ok_or_else(|| {
         CliError::usage("no key prefix given")
-            .hint("pass --prefix <prefix> or set CLAMATOR_PREFIX (the servers' key_prefix)")
+            .hint("pass --prefix <prefix> or set CLAMATOR_PREFIX to the servers' key prefix")
     })
 }
 

@@ -170,6 +170,10 @@ impl Bus {
 
     /// Stops the servers; how many handler invocations they counted in all.
     pub fn stop(&mut self) -> usize {
+        self.stop_servers(true)
+    }
+
+    fn stop_servers(&mut self, strict: bool) -> usize {
         let mut handled = 0;
         for server in self.servers.drain(..) {
             match server {
@@ -199,7 +203,10 @@ impl Bus {
                                 .parse::<usize>()
                                 .ok()
                         })
-                        .unwrap_or_else(|| panic!("no HANDLED line from python: {text}"));
+                        .unwrap_or_else(|| {
+                            assert!(!strict, "no HANDLED line from python: {text}");
+                            0
+                        });
                 }
             }
         }
@@ -263,10 +270,14 @@ impl Bus {
 
 impl Drop for Bus {
     fn drop(&mut self) {
-        if !self.servers.is_empty() {
-            self.stop();
-        }
-        let mut c = con();
+        // Never panics: this also runs while a failed test unwinds.
+        self.stop_servers(false);
+        let Some(mut c) = super::started_redis_url()
+            .and_then(|url| redis::Client::open(url).ok())
+            .and_then(|client| client.get_connection().ok())
+        else {
+            return;
+        };
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", self.prefix))
             .query(&mut c)

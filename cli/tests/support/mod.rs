@@ -19,11 +19,27 @@ use serde_json::{json, Value};
 #[allow(unused_imports)]
 pub use bus::{Bus, Peer, Run};
 
-/// The Redis of this test binary.
+static REDIS: OnceLock<(String, Watchdog)> = OnceLock::new();
+
+/// The Redis of this test binary, if it was started (for cleanup that must not panic).
+pub fn started_redis_url() -> Option<&'static str> {
+    REDIS.get().map(|r| r.0.as_str())
+}
+
+/// The Redis of this test binary, started on first use.
 pub fn redis_url() -> &'static str {
-    static REDIS: OnceLock<(String, Watchdog)> = OnceLock::new();
     &REDIS
         .get_or_init(|| {
+            let found = Command::new("redis-server")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                found,
+                "these tests need redis-server on PATH (apt-get install redis-server); \
+                 they never skip"
+            );
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("no free loopback port")

@@ -44,9 +44,6 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command line.
 pub fn run(cli: &Cli, out: &Out) -> CliResult {
-    if let Command::Manifest(ManifestCommand::Diff { a, b }) = &cli.command {
-        return commands::manifest::run(out, a, b);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -62,7 +59,7 @@ pub fn run(cli: &Cli, out: &Out) -> CliResult {
             Command::Dead(c) => commands::dead::run(g, out, c).await,
             Command::Tail(a) => commands::tail::run(g, out, a).await,
             Command::Bench(a) => commands::bench::run(g, out, a).await,
-            Command::Manifest(_) => unreachable!("handled above"),
+            Command::Manifest(ManifestCommand::Diff { a, b }) => commands::manifest::run(out, a, b),
         }
     })
 }

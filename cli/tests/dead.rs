@@ -257,6 +257,6 @@ fn dead_purge_by_age() {
     assert_ne!(doc["dead"][0]["id"], "1000-0");
     let run = bus.run(&["dead", "purge", "arith"]);
     run.expect_code(0);
-    assert!(run.stdout.contains("deleted 1 dead letters"), "{run:?}");
+    assert!(run.stdout.contains("deleted 1 dead letter from"), "{run:?}");
     assert_eq!(xlen(&key), 0);
 }

@@ -357,7 +357,8 @@ async fn purge(
             format!(" older than {}", humantime::format_duration(d))
         });
         let verb = if dry_run { "would delete" } else { "deleted" };
-        out.line(&format!("{verb} {deleted} dead letters{what} from {key}"));
+        let noun = if deleted == 1 { "letter" } else { "letters" };
+        out.line(&format!("{verb} {deleted} dead {noun}{what} from {key}"));
     }
     Ok(())
 }

@@ -264,6 +264,7 @@ async fn replay(
                 &format!("XDEL {key}"),
             )
             .await?;
+            out.debug(&format!("XADD {stream} -> {new_id}, then XDEL {key} {id}"));
             results
                 .push(json!({"id": id, "method": method, "status": "replayed", "newId": new_id}));
         }

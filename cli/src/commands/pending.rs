@@ -69,6 +69,11 @@ pub async fn run(g: &Global, out: &Out, args: &PendingArgs) -> CliResult {
             });
         }
     }
+    out.debug(&format!(
+        "XPENDING {stream} {group}: {} entries (limit {})",
+        rows.len(),
+        args.limit
+    ));
     let bar = out.progress(rows.len() as u64, "reading envelopes");
     for row in &mut rows {
         row.method = entry_by_id(&mut con, &stream, &row.id)

@@ -147,6 +147,10 @@ pub async fn run(g: &Global, out: &Out) -> CliResult {
     let mut con = connect(&g.redis_url, std::time::Duration::from_secs(10)).await?;
     let now = store::redis_now_ms(&mut con).await?;
     let streams = command_streams(&mut con, &prefix).await?;
+    out.debug(&format!(
+        "SCAN {prefix}:cmds:* found {} command streams",
+        streams.len()
+    ));
     let bar = out.progress(streams.len() as u64, "reading services");
     let head = format!("{prefix}:cmds:");
     let mut rows = Vec::new();

@@ -35,7 +35,7 @@ fn slow_call_pending(bus: &Bus) -> std::process::Child {
             "--json",
             "call",
             "arith.slowAdd",
-            r#"{"a":1,"b":2,"sleepMs":1500}"#,
+            r#"{"a":1,"b":2,"sleepMs":3000}"#,
         ])
         .args(["--timeout", "20s"])
         .stdout(Stdio::piped())

@@ -97,10 +97,12 @@ extern crate self as clamator;
 #[doc(inline)]
 pub use clamator_protocol::*;
 
+mod any_client;
 pub mod manifest;
 pub mod schema;
 mod typed;
 
+pub use any_client::AnyClient;
 pub use manifest::{Manifest, ManifestEntry};
 pub use typed::{AsClientCore, ServiceContract};
 
@@ -157,8 +159,9 @@ pub use clamator_over_redis as redis;
 ///     in an `Arc`) and `service_from_arc(Arc<S>) -> Service`;
 ///   * `manifest_entries() -> Result<Vec<ManifestEntry>, SchemaError>`;
 ///   * an impl of [`ServiceContract`].
-/// * **`struct ArithClient<C>`**, `C:` [`AsClientCore`] (an `RpcClientCore<T>`, `&` or `Arc`
-///   of one, or a transport's client such as `RedisRpcClient`): `new(C)`, `core()`,
+/// * **`struct ArithClient<C>`**, `C:` [`AsClientCore`] (an `RpcClientCore<T>` such as
+///   `MemoryRpcClient` or `RedisRpcClient`, `&`, `Arc` or `Box` of one, or an [`AnyClient`]):
+///   `new(C)`, `core()`,
 ///   `into_core()`, and per method `add(&self, &P) -> Result<R, Error>`,
 ///   `add_with_timeout(&self, &P, Duration)`, and for notifications
 ///   `ping(&self, &P) -> Result<(), Error>`.

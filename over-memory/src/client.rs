@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clamator_protocol::{
     ClientTransport, Envelope, Error, Notification, Replies, Request, Response, RpcClientCore,
-    RpcError, TransportError,
+    TransportError,
 };
 
 use crate::bus::MemoryBus;
@@ -36,18 +36,22 @@ impl From<&MemoryBus> for MemoryClientTransport {
 }
 
 impl ClientTransport for MemoryClientTransport {
-    const ANSWERS_INLINE: bool = true;
+    fn answers_inline(&self) -> bool {
+        true
+    }
 
     async fn start(&self, _replies: Replies) -> Result<(), Error> {
         Ok(())
     }
 
     async fn send(&self, request: Request, _timeout: Duration) -> Result<Option<Response>, Error> {
+        // Nobody serves the service: fail at once, as the Redis transport does (a stand-in in
+        // tests must behave like production; an HTTP gateway maps it to 503, not 400).
         let Some(dispatcher) = self.bus.lookup(&request.service) else {
-            return Ok(Some(Response {
-                id: request.id.into(),
-                outcome: Err(RpcError::method_not_found()),
-            }));
+            return Err(TransportError::NoServer {
+                service: request.service.into_owned(),
+            }
+            .into());
         };
         // Most handlers finish without waiting: run the first poll inline and spawn only what
         // is still pending. Once spawned, a caller that times out cannot cancel the work (as

@@ -165,10 +165,13 @@ async fn invalid_params_carry_a_loc_path() {
 }
 
 #[tokio::test]
-async fn unknown_service_and_method_are_method_not_found() {
+async fn unknown_service_is_no_server_and_unknown_method_is_method_not_found() {
     let w = world().await;
     let err = w.client.call_raw("nobody", "add", json!({}), None).await;
-    assert_eq!(rpc(err.unwrap_err()), RpcError::method_not_found());
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "no server for service \"nobody\""
+    );
     let err = w.client.call_raw("arith", "nope", json!({}), None).await;
     assert_eq!(rpc(err.unwrap_err()), RpcError::method_not_found());
 }
@@ -348,7 +351,10 @@ async fn server_lifecycle_and_registration_rules() {
         .call(ADD, &AddParams { a: 1.0, b: 1.0 })
         .await
         .unwrap_err();
-    assert_eq!(rpc(err), RpcError::method_not_found());
+    assert!(
+        matches!(err, Error::Transport(TransportError::NoServer { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]

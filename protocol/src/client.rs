@@ -21,7 +21,7 @@ use crate::error::{Error, ProtocolError, State, TransportError};
 use crate::names::{is_valid_method, is_valid_service};
 use crate::omit_none;
 use crate::replies::{self, Replies};
-use crate::transport::ClientTransport;
+use crate::transport::{ClientTransport, DynClientTransport};
 
 /// The peers' default call timeout.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_millis(30_000);
@@ -58,6 +58,20 @@ impl<T: ClientTransport> RpcClientCore<T> {
             lifecycle: tokio::sync::Mutex::new(()),
             replies: Replies::default(),
             stopped: CancellationToken::new(),
+        }
+    }
+
+    /// The same client over an erased transport ([`DynClientTransport`]), for code that must
+    /// not be generic over the transport. Keeps its state, timeout and waiting calls.
+    pub fn erase(self) -> RpcClientCore<DynClientTransport> {
+        RpcClientCore {
+            transport: DynClientTransport::new(self.transport),
+            default_timeout: self.default_timeout,
+            state: self.state,
+            lifecycle: self.lifecycle,
+            replies: self.replies,
+            stopped: self.stopped,
+            in_flight: self.in_flight,
         }
     }
 
@@ -227,7 +241,7 @@ impl<T: ClientTransport> RpcClientCore<T> {
             Some(slots) => Some(slots.acquire().await.map_err(|_| replies::stopped())?),
             None => None,
         };
-        if T::ANSWERS_INLINE {
+        if self.transport.answers_inline() {
             return self
                 .transport
                 .send(request, timeout)

@@ -37,4 +37,4 @@ pub use error::{
 pub use handler::{HandlerError, NotificationOutput, Service, ServiceBuilder};
 pub use replies::{Replies, SendMark};
 pub use server::{RpcServerCore, DEFAULT_STOP_GRACE};
-pub use transport::{ClientTransport, ServerTransport};
+pub use transport::{ClientTransport, DynClientTransport, ServerTransport};

@@ -37,7 +37,7 @@ pub async fn client(g: &Global, timeout: Duration) -> CliResult<RedisRpcClient> 
     let opts = RedisClientOptions::new(prefix(g)?)
         .with_redis_url(g.redis_url.clone())
         .with_default_timeout(timeout);
-    let client = RedisRpcClient::new(opts).map_err(|e| describe(&e, g, "", timeout))?;
+    let client = RedisRpcClient::new(opts);
     client.start().await.map_err(|e| {
         CliError::transport(format!("cannot connect to Redis at {}: {e}", g.redis_url))
             .hint("is Redis running there? pass --redis-url or set REDIS_URL")

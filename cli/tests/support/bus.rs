@@ -108,7 +108,7 @@ impl Bus {
                 .with_redis_url(redis_url())
                 .with_instance_id("srv-rust"),
         );
-        let server = RedisRpcServer::new(opts).expect("server options");
+        let server = RedisRpcServer::new(opts);
         for c in contracts {
             let service = match *c {
                 "arith" => arith(counters.clone()),

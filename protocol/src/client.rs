@@ -6,7 +6,7 @@
 //! `transport stopped` on stop, and the in-flight limit a transport asks for.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -41,6 +41,8 @@ pub struct RpcClientCore<T> {
     replies: Replies,
     stopped: CancellationToken,
     in_flight: Option<Semaphore>,
+    /// Calls of a transport that answers inline (not in `replies`) waiting now.
+    inline_waiting: AtomicUsize,
 }
 
 impl<T: ClientTransport> RpcClientCore<T> {
@@ -58,6 +60,7 @@ impl<T: ClientTransport> RpcClientCore<T> {
             lifecycle: tokio::sync::Mutex::new(()),
             replies: Replies::default(),
             stopped: CancellationToken::new(),
+            inline_waiting: AtomicUsize::new(0),
         }
     }
 
@@ -72,6 +75,7 @@ impl<T: ClientTransport> RpcClientCore<T> {
             replies: self.replies,
             stopped: self.stopped,
             in_flight: self.in_flight,
+            inline_waiting: self.inline_waiting,
         }
     }
 
@@ -123,7 +127,7 @@ impl<T: ClientTransport> RpcClientCore<T> {
 
     /// Calls waiting for a response now.
     pub fn pending_calls(&self) -> usize {
-        self.replies.waiting()
+        self.replies.waiting() + self.inline_waiting.load(Ordering::Relaxed)
     }
 
     fn ensure_started(&self) -> Result<(), Error> {
@@ -242,6 +246,8 @@ impl<T: ClientTransport> RpcClientCore<T> {
             None => None,
         };
         if self.transport.answers_inline() {
+            self.inline_waiting.fetch_add(1, Ordering::Relaxed);
+            let _counted = Decrement(&self.inline_waiting);
             return self
                 .transport
                 .send(request, timeout)
@@ -282,6 +288,15 @@ impl<T: ClientTransport> RpcClientCore<T> {
     /// The transport, e.g. to read its counters.
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+}
+
+/// Uncounts an inline call however it ends.
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

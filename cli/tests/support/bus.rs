@@ -37,7 +37,7 @@ fn python() -> &'static PathBuf {
 }
 
 enum Server {
-    Rust(RedisRpcServer, Arc<Counters>),
+    Rust(Box<RedisRpcServer>, Arc<Counters>),
     Python {
         shell: Child,
         stdin: Option<ChildStdin>,
@@ -119,7 +119,7 @@ impl Bus {
         runtime()
             .block_on(server.start())
             .expect("rust server start");
-        Server::Rust(server, counters)
+        Server::Rust(Box::new(server), counters)
     }
 
     fn python_server(&self, contract: &str) -> Server {

@@ -296,3 +296,55 @@ pub async fn wait_ok(counters: &Counters, k: u64, within: Duration) -> bool {
     };
     tokio::time::timeout(within, wait).await.is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clamator_protocol::RpcError;
+
+    #[test]
+    fn only_the_exact_answer_is_correct() {
+        assert_eq!(
+            classify_value(&json!({"n": 7}), 7, Expect::Result),
+            Outcome::Ok
+        );
+        assert_eq!(
+            classify_value(&json!({"n": 8}), 7, Expect::Result),
+            Outcome::Wrong
+        );
+        assert_eq!(
+            classify_value(&json!({"n": 7, "x": 1}), 7, Expect::Result),
+            Outcome::Wrong
+        );
+        assert_eq!(
+            classify_value(&json!({"n": 7}), 7, Expect::Rpc(-32603)),
+            Outcome::Wrong
+        );
+    }
+
+    #[test]
+    fn error_kinds_are_short() {
+        assert_eq!(error_kind(&TransportError::Timeout.into()), "timeout");
+        assert_eq!(
+            error_kind(&TransportError::backend("xadd failed", "boom").into()),
+            "xadd"
+        );
+        assert_eq!(
+            error_kind(&RpcError::new(-32603, "Internal error").into()),
+            "rpc-32603"
+        );
+    }
+
+    #[test]
+    fn recovery_counts_from_the_end_of_the_fault() {
+        let c = Counters::new();
+        c.record(&Outcome::Ok, Duration::ZERO);
+        assert_eq!(c.recovery(), None);
+        c.fault_ended();
+        c.record(&Outcome::Errored("timeout".into()), Duration::ZERO);
+        assert_eq!(c.recovery(), None);
+        c.record(&Outcome::Ok, Duration::ZERO);
+        assert!(c.recovery().is_some());
+        assert_eq!(c.errors().get("timeout"), Some(&1));
+    }
+}

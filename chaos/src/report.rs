@@ -94,6 +94,14 @@ impl ScenarioResult {
         self.notes.push(note.into());
     }
 
+    /// Checks that no call ended in `call timeout`: where the fault is shorter than the call
+    /// timeout, a request that reached Redis must be answered (a timeout is a call the transport
+    /// dropped, told to its caller only when its time ran out).
+    pub fn check_no_timeouts(&mut self) {
+        let t = self.errored.get("timeout").copied().unwrap_or(0);
+        self.check("unanswered(timeout)=0", t == 0, format!("timeout={t}"));
+    }
+
     /// Total errored calls.
     pub fn errored_total(&self) -> u64 {
         self.errored.values().sum()
@@ -265,4 +273,31 @@ pub fn rss_kib() -> u64 {
 /// `d` in whole milliseconds.
 pub fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let mut r = ScenarioResult::new("x");
+        assert!(r.violations().is_empty());
+        r.ran_twice = 2;
+        assert_eq!(r.violations().len(), 1);
+        r.ran_twice_allowed = true;
+        assert!(r.violations().is_empty());
+        r.errored.insert("timeout".into(), 3);
+        assert!(r.violations().is_empty(), "errored alone is no violation");
+        r.check("c", false, "d");
+        r.lost = 1;
+        assert_eq!(r.violations().len(), 2);
+        assert!(r.line().contains("FAIL"));
+        assert!(table(&[r]).contains("| x "));
+    }
+
+    #[test]
+    fn rss_is_read() {
+        assert!(rss_kib() > 0);
+    }
 }

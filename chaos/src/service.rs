@@ -228,3 +228,23 @@ pub fn serve_child(args: &[String]) -> Result<(), String> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_counted_in_the_table_and_beyond() {
+        let runs = Runs::new(10);
+        runs.bump(3);
+        runs.bump(3);
+        runs.bump(4);
+        runs.bump(1 << 40);
+        runs.bump(1 << 40);
+        assert_eq!(runs.get(3), 2);
+        assert_eq!(runs.get(4), 1);
+        assert_eq!(runs.get(1 << 40), 2);
+        assert_eq!(runs.ran_more_than_once(10), vec![3]);
+        assert_eq!(runs.ran_more_than_once(u64::MAX), vec![3, 1 << 40]);
+    }
+}

@@ -77,12 +77,21 @@ async fn rig(ctx: &Ctx, name: &str, redis: RedisProc) -> Result<Rig, String> {
 }
 
 impl Rig {
-    /// Lets the load run `after` past the fault, stops everything and collects the figures.
-    async fn finish(self, after: Duration, mut r: ScenarioResult) -> ScenarioResult {
+    /// Lets the load run `after` past the fault, stops everything and collects the figures;
+    /// with `expect_answers`, a call timeout is a violation (the fault is shorter than it).
+    async fn finish(
+        self,
+        after: Duration,
+        expect_answers: bool,
+        mut r: ScenarioResult,
+    ) -> ScenarioResult {
         tokio::time::sleep(after).await;
         self.load.stop().await;
         r.absorb(&self.counters);
         count_runs(&mut r, &self.runs, CAP);
+        if expect_answers {
+            r.check_no_timeouts();
+        }
         let (s, c) = (self.server.stats(), self.client.stats());
         r.note(format!(
             "server(loop_errors={} reclaimed={} replies={}) client(loop_errors={} unmatched={})",
@@ -127,7 +136,9 @@ pub async fn redis_kill(ctx: &Ctx, name: &'static str, kind: RedisKill) -> Outco
         let loading = rig.redis.wait_serving(Duration::from_secs(60)).await?;
         r.note(format!("loading={}ms", ms(loading)));
     }
-    Ok(rig.finish(ctx.secs(4.0, 15.0), r).await)
+    // Without persistence the requests in Redis are gone with it: their callers time out.
+    let expect_answers = kind != RedisKill::NoPersistence;
+    Ok(rig.finish(ctx.secs(4.0, 15.0), expect_answers, r).await)
 }
 
 /// Writes the filler keys and rewrites the AOF so they sit in its RDB base (loaded key by key).
@@ -189,7 +200,7 @@ pub async fn client_kill(ctx: &Ctx, name: &'static str, storm: bool) -> Outcome 
     }
     rig.counters.fault_ended();
     r.note(format!("kills={kills} connections-killed={killed}"));
-    Ok(rig.finish(ctx.secs(4.0, 10.0), r).await)
+    Ok(rig.finish(ctx.secs(4.0, 10.0), true, r).await)
 }
 
 /// Scenario 4: `CLIENT PAUSE 3000` (all commands) under load.
@@ -208,5 +219,18 @@ pub async fn client_pause(ctx: &Ctx, name: &'static str) -> Outcome {
         .map_err(|e| format!("CLIENT PAUSE: {e}"))?;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     rig.counters.fault_ended();
-    Ok(rig.finish(ctx.secs(4.0, 10.0), r).await)
+    Ok(rig.finish(ctx.secs(4.0, 10.0), true, r).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load_delay;
+
+    #[test]
+    fn load_delay_spreads_the_sleeps() {
+        // 1.5 s / 130 µs ≈ 11 538 sleeps.
+        assert_eq!(load_delay(1_000), "-1");
+        assert_eq!(load_delay(11_538), "-1");
+        assert_eq!(load_delay(46_000), "-4");
+    }
 }

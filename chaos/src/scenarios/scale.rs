@@ -30,6 +30,7 @@ pub async fn ten_thousand_concurrent(ctx: &Ctx, name: &'static str) -> Outcome {
     let mut r = ScenarioResult::new(name);
     r.absorb(&counters);
     count_runs(&mut r, &runs, CAP);
+    r.check_no_timeouts();
     r.note(format!(
         "calls/s={:.0} client(unmatched={} malformed={})",
         r.ok as f64 / elapsed.as_secs_f64(),

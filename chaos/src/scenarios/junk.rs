@@ -293,14 +293,16 @@ async fn xadd(conn: &mut MultiplexedConnection, key: &str, f: &Fields) -> Result
         .map_err(|e| format!("junk XADD: {e}"))
 }
 
-/// Writes `total` junk entries (the big ones first, then the kinds in turn) into `key`,
-/// yielding between entries so valid traffic interleaves. Returns how many were written.
+/// Writes `total` junk entries (the big ones first, then the kinds in turn) into `key`, in
+/// pipelines of `batch` entries, yielding between them so valid traffic interleaves. Returns how
+/// many were written.
 async fn write_junk(
     url: &str,
     key: &str,
     big: &[Junk],
     kinds: &[Junk],
     total: usize,
+    batch: usize,
 ) -> Result<u64, String> {
     let mut conn = admin(url).await?;
     let mut written = 0;
@@ -310,12 +312,22 @@ async fn write_junk(
             .map_err(|e| format!("{}: {e}", j.name))?;
         written += 1;
     }
-    for i in 0..total.saturating_sub(big.len()) {
-        let j = &kinds[i % kinds.len()];
-        xadd(&mut conn, key, &j.fields)
+    let rest = total.saturating_sub(big.len());
+    let mut i = 0;
+    while i < rest {
+        let n = batch.max(1).min(rest - i);
+        let mut pipe = redis::pipe();
+        for k in i..i + n {
+            let cmd = pipe.cmd("XADD").arg(key).arg("*");
+            for (f, v) in &kinds[k % kinds.len()].fields {
+                cmd.arg(f.as_slice()).arg(v.as_slice());
+            }
+        }
+        pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| format!("{}: {e}", j.name))?;
-        written += 1;
+            .map_err(|e| format!("junk XADD: {e}"))?;
+        written += n as u64;
+        i += n;
         tokio::task::yield_now().await;
     }
     Ok(written)
@@ -354,14 +366,15 @@ pub async fn junk_command_stream(ctx: &Ctx, name: &'static str) -> Outcome {
         .await)?;
     let client = start_client(&url, &prefix, |o| o).await?;
     let counters = Counters::new();
-    let load = Load::start(client.clone(), counters.clone(), 16, CAP, |_| {
-        CallSpec::ok(0, Duration::from_secs(10))
+    let timeout = ctx.secs(5.0, 10.0);
+    let load = Load::start(client.clone(), counters.clone(), 16, CAP, move |_| {
+        CallSpec::ok(0, timeout)
     });
     let kinds = command_junk(&t);
     let big = big_junk(&t);
     let kind_count = kinds.len() + big.len();
     let total = ctx.pick(3_000, 10_000);
-    let written = write_junk(&url, &t.cmd, &big, &kinds, total).await;
+    let written = write_junk(&url, &t.cmd, &big, &kinds, total, 1).await;
     drop(big);
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop().await;
@@ -592,7 +605,8 @@ fn reply_junk() -> Vec<Junk> {
     ]
 }
 
-/// Scenario 6b: junk into a client's reply stream while it carries traffic.
+/// Scenario 6b: junk into a client's reply stream, in floods of 1 500 entries, while 64
+/// callers use that client.
 pub async fn junk_reply_stream(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
@@ -601,8 +615,9 @@ pub async fn junk_reply_stream(ctx: &Ctx, name: &'static str) -> Outcome {
     let server = start_server(&url, &prefix, runs.clone(), |o| o).await?;
     let client = start_client(&url, &prefix, |o| o).await?;
     let counters = Counters::new();
-    let load = Load::start(client.clone(), counters.clone(), 16, CAP, |_| {
-        CallSpec::ok(0, Duration::from_secs(10))
+    let timeout = ctx.secs(5.0, 10.0);
+    let load = Load::start(client.clone(), counters.clone(), 64, CAP, move |_| {
+        CallSpec::ok(0, timeout)
     });
     let kinds = reply_junk();
     let big = vec![
@@ -630,7 +645,8 @@ pub async fn junk_reply_stream(ctx: &Ctx, name: &'static str) -> Outcome {
     ];
     let total = ctx.pick(3_000, 10_000);
     let reply_stream = client.reply_stream().to_owned();
-    let written = write_junk(&url, &reply_stream, &big, &kinds, total).await;
+    // In floods of 1 500: more than a reply stream's MAXLEN ~ 1024 lands between two reads.
+    let written = write_junk(&url, &reply_stream, &big, &kinds, total, 1_500).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop().await;
     let written = written?;

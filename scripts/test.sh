@@ -29,3 +29,5 @@ echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "==> cargo test"
 cargo test --workspace
+echo "==> chaos suite (quick)"
+cargo run --release -p clamator-chaos -- --quick

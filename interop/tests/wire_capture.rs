@@ -184,7 +184,11 @@ async fn rust_writes_what_the_python_peer_writes() {
         let mut add = redis::cmd("XADD");
         add.arg(&stream).arg("*");
         for (k, v) in fields {
-            let v = if k == "reply-to" { replies.clone() } else { v.clone() };
+            let v = if k == "reply-to" {
+                replies.clone()
+            } else {
+                v.clone()
+            };
             add.arg(k).arg(v);
         }
         let _: String = add.query_async(&mut con).await.unwrap();

@@ -160,6 +160,9 @@ struct Group {
     lag: Option<u32>,
 }
 
+/// Count, smallest and largest pending id, per-consumer counts.
+type Summary = (u32, (u64, u64), (u64, u64), Vec<(String, u32)>);
+
 #[derive(Debug, Arbitrary)]
 struct Model {
     resp3: bool,
@@ -169,7 +172,7 @@ struct Model {
     claimed: Vec<ModelEntry>,
     claimed_deleted: Vec<(u64, u64)>,
     pending: Vec<PendingRow>,
-    summary: Option<(u32, (u64, u64), (u64, u64), Vec<(String, u32)>)>,
+    summary: Option<Summary>,
     groups: Vec<Group>,
 }
 

@@ -62,6 +62,35 @@ def fixtures():
     return wire
 
 
+# The methods of the fuzz target's own `arith` service (src/dispatch.rs), valid and not.
+SERVICE_CALLS = [
+    ("echo", {"text": "hi", "count": 3, "tags": ["a", "b"], "kind": "plain",
+              "nested": {"text": "in", "count": None, "tags": [], "nested": None, "kind": "fancy"}}),
+    ("echo", {"text": "hi", "tags": [], "kind": "odd"}),
+    ("relay", {"value": {"text": "x", "count": None, "tags": ["t"], "nested": None, "kind": "fancy"}}),
+    ("relay", {"value": {"text": 1}}),
+    ("echoTag", {"tag": "x"}),
+    ("echoTag", {}),
+    ("badResult", {"a": 1, "b": 2}),
+    ("fail", {"a": 1, "b": 2}),
+    ("unhandled", {"a": 1, "b": 2}),
+    ("divide", {"a": 1, "b": 0}),
+    ("divide", {"a": 1e308, "b": 1e-308}),
+    ("add", {"a": 1.5, "b": -2}),
+    ("ping", {"tag": "x"}),
+    ("silent", {"tag": None}),
+]
+
+
+def service_calls():
+    for i, (method, params) in enumerate(SERVICE_CALLS):
+        for id_ in (f"c{i}", i, None):
+            env = {"jsonrpc": "2.0", "method": f"arith.{method}", "params": params}
+            if id_ is not None:
+                env["id"] = id_
+            put("dispatch", json.dumps(env, separators=(",", ":")))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,6 +205,7 @@ def capture(wire):
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     capture(fixtures())
+    service_calls()
     # Starting points for the generated modes (1: a `Value` tree, 2: the reply model).
     put("stream_entry", b"\x02" + bytes(range(96)))
     put("stream_entry", b"\x03" + bytes(range(255, 0, -1)))

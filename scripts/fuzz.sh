@@ -42,7 +42,9 @@ for t in "${targets[@]}"; do
       exit 1
     }
   fi
-  cargo +"$toolchain" fuzz run "$t" "$work" "corpus/$t" -- \
+  dict=()
+  if [ -f "dict/$t.dict" ]; then dict=(-dict="dict/$t.dict"); fi
+  cargo +"$toolchain" fuzz run "$t" "$work" "corpus/$t" -- "${dict[@]}" \
     -max_total_time="$seconds" -print_final_stats=1 2>"target/fuzz-$t.log" || {
     tail -n 40 "target/fuzz-$t.log" >&2
     echo "fuzz target $t crashed: see fuzz/artifacts/$t/ and fuzz/target/fuzz-$t.log" >&2

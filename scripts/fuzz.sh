@@ -50,6 +50,6 @@ for t in "${targets[@]}"; do
     echo "fuzz target $t crashed: see fuzz/artifacts/$t/ and fuzz/target/fuzz-$t.log" >&2
     exit 1
   }
-  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|Done )' "target/fuzz-$t.log" || true
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units)' "target/fuzz-$t.log" || true
 done
 echo "==> fuzz: no crash in ${#targets[@]} target(s)"

@@ -31,6 +31,52 @@ pub use options::{RedisClientOptions, RedisServerOptions, DEFAULT_MAX_IN_FLIGHT,
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 
+/// Thin pub wrappers around the crate-private stream-reply decoders, for the fuzz targets in
+/// `fuzz/` only (feature `fuzzing`). Entries come out as `(id, fields)`, groups as
+/// `(name, pending, last_delivered_id)`. Not a public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzzing {
+    use crate::entry::{self, StreamEntry};
+    use redis::Value;
+
+    pub type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
+    fn plain(entries: Vec<StreamEntry>) -> Vec<Entry> {
+        entries.into_iter().map(|e| (e.id, e.fields)).collect()
+    }
+
+    pub fn read_reply(v: &Value) -> (Vec<Entry>, Vec<String>) {
+        let (live, deleted) = entry::read_reply(v);
+        (plain(live), deleted)
+    }
+
+    pub fn autoclaim_reply(v: &Value) -> (String, Vec<Entry>, Vec<String>) {
+        let (cursor, live, deleted) = entry::autoclaim_reply(v);
+        (cursor, plain(live), deleted)
+    }
+
+    pub fn pending_deliveries(v: &Value) -> Vec<(String, u64)> {
+        entry::pending_deliveries(v)
+    }
+
+    pub fn pending_min_id(v: &Value) -> Option<String> {
+        entry::pending_min_id(v)
+    }
+
+    pub fn groups(v: &Value) -> Vec<(String, i64, String)> {
+        let groups = entry::groups(v).into_iter();
+        groups
+            .map(|g| (g.name, g.pending, g.last_delivered_id))
+            .collect()
+    }
+
+    pub fn parse_id(id: &str) -> Option<(u64, u64)> {
+        entry::parse_id(id)
+    }
+}
+
 /// Error codes this transport puts on the wire, from the band clamator reserves for transports
 /// (`-32000..=-32099`; `-32000` itself is left to applications, which commonly use it).
 pub mod codes {

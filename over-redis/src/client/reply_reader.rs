@@ -71,13 +71,13 @@ pub(crate) async fn reply_loop(
         let read_to = entry::parse_id(&last_id).unwrap_or_default();
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
-        if read_to > trimmed_to {
+        let trimming = read_to > trimmed_to;
+        if trimming {
             let (ms, seq) = read_to;
             pipe.cmd("XTRIM")
                 .arg(&shared.reply_stream)
                 .arg("MINID")
-                .arg(format!("{ms}-{}", seq.saturating_add(1)))
-                .ignore();
+                .arg(format!("{ms}-{}", seq.saturating_add(1)));
         }
         let check_gap = !replies.is_empty() && gap_checked.elapsed() >= GAP_CHECK_EVERY;
         if check_gap {
@@ -105,13 +105,22 @@ pub(crate) async fn reply_loop(
                 continue;
             }
         };
-        trimmed_to = trimmed_to.max(read_to);
         let read = values.pop().unwrap_or(Value::Nil);
-        let info = if check_gap {
-            values.pop().as_ref().and_then(entry::stream_info)
-        } else {
-            None
+        let info = if check_gap { values.pop() } else { None };
+        // The accounting below holds only if everything read is gone from the stream: a
+        // refused trim (e.g. LOADING) is tried again next round, and this round's XINFO says
+        // nothing.
+        let trimmed = !trimming
+            || values
+                .pop()
+                .is_some_and(|v| !matches!(v, Value::ServerError(_)));
+        let info = match info {
+            Some(v) if trimmed => entry::stream_info(&v),
+            _ => None,
         };
+        if trimmed {
+            trimmed_to = trimmed_to.max(read_to);
+        }
         if let Value::ServerError(e) = &read {
             let e = redis::RedisError::from(e.clone());
             fail(&shared, &e, &mut backoff, &stop).await;

@@ -6,7 +6,7 @@
 mod reply_lost;
 mod reply_reader;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use clamator_protocol::{
@@ -88,7 +88,7 @@ pub struct RedisClientTransport {
     shared: Arc<ClientShared>,
     reader: Mutex<Option<Reader>>,
     /// The core's waiting calls, from `start` on.
-    replies: Mutex<Option<Replies>>,
+    replies: OnceLock<Replies>,
 }
 
 impl From<RedisClientOptions> for RedisClientTransport {
@@ -117,15 +117,8 @@ impl RedisClientTransport {
                 stats: ClientCounters::default(),
             }),
             reader: Mutex::new(None),
-            replies: Mutex::new(None),
+            replies: OnceLock::new(),
         }
-    }
-
-    fn replies(&self) -> Option<Replies> {
-        self.replies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
 
     /// The options in use.
@@ -242,7 +235,8 @@ impl ClientTransport for RedisClientTransport {
             stop.clone(),
         ));
         *self.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(Reader { stop, task });
-        *self.replies.lock().unwrap_or_else(|p| p.into_inner()) = Some(replies);
+        // The core starts a transport once; a second value could not differ.
+        let _ = self.replies.set(replies);
         Ok(())
     }
 
@@ -266,7 +260,7 @@ impl ClientTransport for RedisClientTransport {
             )
             .await?;
         bump(&self.shared.stats.requests);
-        if let (Some(sent), Some(replies)) = (entry::parse_id(&id), self.replies()) {
+        if let (Some(sent), Some(replies)) = (entry::parse_id(&id), self.replies.get()) {
             replies.mark_sent(&key, sent);
             // The reply loop may have found replies trimmed unread before the mark was set.
             let lost_up_to = *self
@@ -275,7 +269,7 @@ impl ClientTransport for RedisClientTransport {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             if sent < lost_up_to {
-                reply_lost::fail_one(&self.shared, &replies, &key, lost_up_to);
+                reply_lost::fail_one(&self.shared, replies, &key, lost_up_to);
             }
         }
         Ok(None)

@@ -105,15 +105,7 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
 async fn read_own_pending(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
     let mut cursor = "0".to_owned();
     loop {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(&ctx.group)
-            .arg(&ctx.consumer)
-            .arg("COUNT")
-            .arg(OWN_PENDING_PAGE)
-            .arg("STREAMS")
-            .arg(&ctx.stream)
-            .arg(&cursor);
+        let cmd = read_group(ctx, OWN_PENDING_PAGE, None, &cursor);
         let value: Value = match ctx.shared.conn.query(&cmd).await {
             Ok(v) => v,
             // No group (yet): nothing can be pending; the read below recreates it.
@@ -140,6 +132,22 @@ async fn read_own_pending(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
     }
 }
 
+/// `XREADGROUP GROUP <g> <consumer> COUNT n [BLOCK ms] STREAMS <stream> <from>`: `>` for new
+/// entries, an id for this consumer's own pending ones after it.
+fn read_group(ctx: &ServiceCtx, count: usize, block_ms: Option<u64>, from: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(&ctx.group)
+        .arg(&ctx.consumer)
+        .arg("COUNT")
+        .arg(count);
+    if let Some(ms) = block_ms {
+        cmd.arg("BLOCK").arg(ms);
+    }
+    cmd.arg("STREAMS").arg(&ctx.stream).arg(from);
+    cmd
+}
+
 /// Entries per page when reading the own pending list.
 const OWN_PENDING_PAGE: usize = 64;
 
@@ -154,13 +162,10 @@ async fn spawn_all(
         bump(&ctx.shared.stats.received);
         let permit = match first.take() {
             Some(p) => p,
-            None => match ctx.slots.clone().try_acquire_owned() {
+            // A reclaim may have taken a slot meanwhile: the entry waits for the next free one.
+            None => match ctx.slots.clone().acquire_owned().await {
                 Ok(p) => p,
-                // A reclaim took a slot meanwhile; the entry waits for the next free one.
-                Err(_) => match ctx.slots.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
+                Err(_) => return,
             },
         };
         ctx.mark_running(&e.id);
@@ -191,17 +196,7 @@ async fn read(
     count: usize,
 ) -> Result<Value, RedisError> {
     let block_ms = u64::try_from(ctx.shared.opts.block.as_millis()).unwrap_or(u64::MAX);
-    let mut cmd = redis::cmd("XREADGROUP");
-    cmd.arg("GROUP")
-        .arg(&ctx.group)
-        .arg(&ctx.consumer)
-        .arg("COUNT")
-        .arg(count)
-        .arg("BLOCK")
-        .arg(block_ms)
-        .arg("STREAMS")
-        .arg(&ctx.stream)
-        .arg(">");
+    let cmd = read_group(ctx, count, Some(block_ms), ">");
     let fut = async move { cmd.query_async::<Value>(&mut conn).await };
     tokio::pin!(fut);
     tokio::select! {

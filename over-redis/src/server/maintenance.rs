@@ -133,12 +133,8 @@ pub(crate) async fn admit_redelivered(
             dead_letter(ctx, &e, n).await?;
             continue;
         }
-        let permit = match ctx.slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => match ctx.slots.clone().acquire_owned().await {
-                Ok(p) => p,
-                Err(_) => return Ok(false),
-            },
+        let Ok(permit) = ctx.slots.clone().acquire_owned().await else {
+            return Ok(false);
         };
         let service = ctx.service;
         let id = &e.id;

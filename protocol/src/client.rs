@@ -6,7 +6,9 @@
 //! `transport stopped` on stop, and the in-flight limit a transport asks for.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -228,8 +230,22 @@ impl<T: ClientTransport> RpcClientCore<T> {
             params,
         };
         let exchange = self.exchange(request, timeout);
+        tokio::pin!(exchange);
+        // Most in-process calls finish on their first poll: answer them before arming a timer
+        // or a stop watcher (either costs more than such a call).
+        let first = std::future::poll_fn(|cx| Poll::Ready(exchange.as_mut().poll(cx))).await;
+        if let Poll::Ready(response) = first {
+            return response?.outcome.map_err(Error::Rpc);
+        }
+        // An inline call still running is pending too (registered calls are in `replies`).
+        let _counted = self.transport.answers_inline().then(|| {
+            self.inline_waiting.fetch_add(1, Ordering::Relaxed);
+            Decrement(&self.inline_waiting)
+        });
         let response = tokio::select! {
             biased;
+            // Armed after the first poll: for a remote transport that poll only wrote the
+            // request (microseconds), so the caller's budget is what it asked for.
             r = tokio::time::timeout(timeout, exchange) => match r {
                 Ok(response) => response?,
                 Err(_elapsed) => return Err(TransportError::Timeout.into()),
@@ -246,8 +262,6 @@ impl<T: ClientTransport> RpcClientCore<T> {
             None => None,
         };
         if self.transport.answers_inline() {
-            self.inline_waiting.fetch_add(1, Ordering::Relaxed);
-            let _counted = Decrement(&self.inline_waiting);
             return self
                 .transport
                 .send(request, timeout)

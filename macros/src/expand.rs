@@ -10,7 +10,7 @@ use syn::{
     TraitItem, TraitItemFn, Type,
 };
 
-use clamator_protocol::names::{is_valid_method, is_valid_service, to_camel_case};
+use clamator_names::{is_valid_method, is_valid_service, to_camel_case};
 
 /// Arguments of `#[service(...)]`.
 struct Args {

@@ -8,19 +8,18 @@
 //!
 //! ```
 //! use clamator::memory::MemoryBus;
-//! use clamator::{JsonSchema, RpcError};
-//! use serde::{Deserialize, Serialize};
+//! use clamator::RpcError;
 //!
-//! #[derive(Serialize, Deserialize, JsonSchema)]
-//! #[schemars(crate = "clamator::schemars")]
+//! // `#[clamator::data]`: Serialize, Deserialize and JsonSchema through clamator's re-exports,
+//! // so this crate needs no serde or schemars dependency and no crate-path attributes.
+//! #[clamator::data]
 //! pub struct AddParams { pub a: f64, pub b: f64 }
 //!
-//! #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-//! #[schemars(crate = "clamator::schemars")]
+//! #[clamator::data]
+//! #[derive(Debug)]
 //! pub struct SumResult { pub sum: f64 }
 //!
-//! #[derive(Serialize, Deserialize, JsonSchema)]
-//! #[schemars(crate = "clamator::schemars")]
+//! #[clamator::data]
 //! pub struct Ping { pub tag: Option<String> }
 //!
 //! /// Arithmetic over the bus.
@@ -85,10 +84,10 @@
 //!   [`Contract`], [`Service`], [`RpcClientCore`], [`RpcServerCore`], errors.
 //! * [`schema`] and [`manifest`]: JSON Schema hashes comparable with the TypeScript codegen.
 //! * [`AsClientCore`], [`ServiceContract`]: what generated code is generic over.
-//! * [`serde`], [`schemars`]: re-exported so params types can derive without extra
-//!   dependencies (`#[serde(crate = "clamator::serde")]`, `#[schemars(crate =
-//!   "clamator::schemars")]`).
+//! * [`data`]: the derives of params and result types; [`serde`], [`schemars`] re-exported
+//!   behind it.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 // Lets this crate's own tests use the macro, whose output names `::clamator`.
@@ -105,6 +104,26 @@ mod typed;
 pub use any_client::AnyClient;
 pub use manifest::{Manifest, ManifestEntry};
 pub use typed::{AsClientCore, ServiceContract};
+
+/// Adds the derives a params or result type needs (`Serialize`, `Deserialize`, [`JsonSchema`])
+/// through clamator's re-exports, so a crate depending only on `clamator` writes no
+/// `serde`/`schemars` dependency or crate-path attribute.
+///
+/// ```
+/// #[clamator::data]
+/// #[derive(Debug, Clone, PartialEq)]
+/// #[serde(rename_all = "camelCase")]   // serde and schemars attributes work as usual
+/// pub struct Reading { pub sensor_id: String, pub value: Option<f64> }
+///
+/// let r: Reading = serde_json::from_str(r#"{"sensorId":"t1"}"#).unwrap();
+/// assert_eq!(r, Reading { sensor_id: "t1".into(), value: None });
+/// ```
+///
+/// Deriving `JsonSchema` by hand instead needs `schemars` (1.x) as a direct dependency or
+/// `#[schemars(crate = "clamator::schemars")]` on the type. Argument: `crate = <path>` when
+/// `clamator` is renamed.
+#[doc(inline)]
+pub use clamator_macros::data;
 
 /// Derive target of params and result types, for the [`schema`] hashes.
 pub use schemars::JsonSchema;

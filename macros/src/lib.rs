@@ -1,5 +1,6 @@
-//! The `#[service]` attribute of clamator: one trait gives the contract, the server trait, a
-//! typed client and the schema manifest hook.
+//! The `#[service]` attribute of clamator (one trait gives the contract, the server trait, a
+//! typed client and the schema manifest hook) and `#[data]` (the derives of params and result
+//! types, through `clamator`'s re-exports).
 //!
 //! Use it through the umbrella crate as `#[clamator::service(name = "...")]`; the generated code
 //! names items as `::clamator::...` (or the path given with `crate = ...`), so this crate is not
@@ -8,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod data;
 mod expand;
 
 use proc_macro::TokenStream;
@@ -19,6 +21,17 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives what a params or result type needs (`Serialize`, `Deserialize`, `JsonSchema`) through
+/// the `clamator` crate's re-exports (reference: `clamator::data`).
+///
+/// Argument: `crate = <path>` (default `::clamator`).
+#[proc_macro_attribute]
+pub fn data(attr: TokenStream, item: TokenStream) -> TokenStream {
+    data::data(attr.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

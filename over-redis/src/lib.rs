@@ -11,6 +11,7 @@
 //! Delivery is at least once: handlers must be idempotent. See the crate README for the key
 //! layout, options and what differs from the peers.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod backoff;
@@ -21,6 +22,12 @@ pub mod keys;
 mod options;
 mod server;
 mod stats;
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+/// The redis crate this transport links, so users name the same version (`Client`, `aio`).
+pub use redis;
 
 pub use client::{RedisClientTransport, RedisRpcClient};
 pub use keys::{

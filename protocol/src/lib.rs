@@ -12,6 +12,7 @@
 //!
 //! This crate does no I/O; transports live in `clamator-over-memory` and `clamator-over-redis`.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod client;

@@ -4,75 +4,6 @@
 //! One dependency gives the macro, the protocol and the transports: `memory` (default,
 //! [`memory`]) and `redis` (`clamator::redis`, feature `redis`).
 //!
-//! # A service from one trait
-//!
-//! ```
-//! use clamator::memory::MemoryBus;
-//! use clamator::RpcError;
-//!
-//! // `#[clamator::data]`: Serialize, Deserialize and JsonSchema through clamator's re-exports,
-//! // so this crate needs no serde or schemars dependency and no crate-path attributes.
-//! #[clamator::data]
-//! pub struct AddParams { pub a: f64, pub b: f64 }
-//!
-//! #[clamator::data]
-//! #[derive(Debug)]
-//! pub struct SumResult { pub sum: f64 }
-//!
-//! #[clamator::data]
-//! pub struct Ping { pub tag: Option<String> }
-//!
-//! /// Arithmetic over the bus.
-//! #[clamator::service(name = "arith")]
-//! pub trait Arith {
-//!     /// `arith.add`: a + b.
-//!     async fn add(&self, params: AddParams) -> Result<SumResult, RpcError>;
-//!     /// `arith.safeDivide` on the wire (`snake_case` → `camelCase`).
-//!     async fn safe_divide(&self, params: AddParams) -> Result<SumResult, RpcError>;
-//!     /// Fire-and-forget.
-//!     #[clamator(notification)]
-//!     async fn ping(&self, params: Ping);
-//! }
-//!
-//! struct Calculator;
-//!
-//! impl Arith for Calculator {
-//!     async fn add(&self, p: AddParams) -> Result<SumResult, RpcError> {
-//!         Ok(SumResult { sum: p.a + p.b })
-//!     }
-//!     async fn safe_divide(&self, p: AddParams) -> Result<SumResult, RpcError> {
-//!         if p.b == 0.0 {
-//!             return Err(RpcError::new(-32000, "division by zero"));
-//!         }
-//!         Ok(SumResult { sum: p.a / p.b })
-//!     }
-//!     async fn ping(&self, _params: Ping) {}
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let bus = MemoryBus::new();
-//! let server = bus.server();
-//! server.register_service(ArithContract::service(Calculator))?;
-//! server.start().await?;
-//!
-//! let core = bus.client();
-//! core.start().await?;
-//! let arith = ArithClient::new(&core);
-//! assert_eq!(arith.add(&AddParams { a: 2.0, b: 3.0 }).await?.sum, 5.0);
-//! let err = arith.safe_divide(&AddParams { a: 1.0, b: 0.0 }).await.unwrap_err();
-//! assert!(matches!(err, clamator::Error::Rpc(e) if e.code == -32000));
-//! arith.ping(&Ping { tag: None }).await?;
-//!
-//! // The schema manifest that clamator's TypeScript codegen writes for the same contract.
-//! let manifest = clamator::Manifest::new().with_contract::<ArithContract>()?;
-//! assert!(manifest.to_json_string().contains("\"safeDivide\""));
-//!
-//! core.stop().await;
-//! server.stop(clamator::DEFAULT_STOP_GRACE).await;
-//! # Ok(()) }
-//! ```
-//!
 //! Without the macro the same service is a few constants, a
 //! [`Contract`] and a [`Service`] built by hand (see [`contract`] and [`handler`]); both styles
 //! produce the same values and interoperate.
@@ -86,6 +17,10 @@
 //! * [`AsClientCore`], [`ServiceContract`]: what generated code is generic over.
 //! * [`data`]: the derives of params and result types; [`serde`], [`schemars`] re-exported
 //!   behind it.
+//!
+//! The crate README follows; its examples run as doctests.
+//!
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

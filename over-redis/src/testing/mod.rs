@@ -25,11 +25,18 @@
 //! [`RedisProcess`] also gives fault tests a server they may kill, restart or start with
 //! extra arguments (`--appendonly yes`, ACL files, TLS ports).
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod cluster;
+mod process;
+mod sentinel;
+
+pub use cluster::RedisCluster;
+pub use process::RedisProcess;
+pub use sentinel::RedisSentinels;
+
+use process::wait_ready;
 
 /// Why no Redis could be provided; its text says what to install or set.
 #[derive(Debug, thiserror::Error)]
@@ -170,138 +177,6 @@ fn env_url() -> Option<String> {
     std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// A private `redis-server` on a loopback port, for tests that kill, restart or configure it.
-///
-/// It runs under a watchdog shell that stops it when our end of the shell's stdin closes, which
-/// happens even if the test process is killed, so no server outlives its test binary; the shell
-/// ends as soon as redis-server does, so a refused argument fails at once.
-pub struct RedisProcess {
-    port: u16,
-    args: Vec<String>,
-    child: Option<Child>,
-    stdin: Option<ChildStdin>,
-}
-
-impl RedisProcess {
-    /// A server without persistence on a free port.
-    pub fn start() -> Result<Self, TestRedisError> {
-        Self::start_with(&["--save", "", "--appendonly", "no"])
-    }
-
-    /// A server on a free port with these extra arguments (after `--port` and `--bind`).
-    pub fn start_with(args: &[&str]) -> Result<Self, TestRedisError> {
-        Self::start_on(free_port(), args.iter().map(|a| (*a).to_owned()).collect())
-    }
-
-    fn start_on(port: u16, args: Vec<String>) -> Result<Self, TestRedisError> {
-        let joined = args.join(" ");
-        let failed = || TestRedisError::ProcessFailed {
-            port,
-            args: joined.clone(),
-        };
-        let quoted: Vec<String> = args
-            .iter()
-            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-            .collect();
-        let script = format!(
-            "exec 3<&0; redis-server --port {port} --bind 127.0.0.1 --loglevel warning {} \
-             </dev/null & pid=$!; (read sig <&3; kill -s ${{sig:-TERM}} $pid) & wait $pid",
-            quoted.join(" ")
-        );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|_| failed())?;
-        let stdin = child.stdin.take();
-        let mut me = Self {
-            port,
-            args,
-            child: Some(child),
-            stdin,
-        };
-        if me.wait_up() {
-            Ok(me)
-        } else {
-            me.shutdown();
-            if which("redis-server") {
-                Err(failed())
-            } else {
-                Err(TestRedisError::Unavailable {
-                    detail: " (redis-server is not on PATH)".into(),
-                })
-            }
-        }
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// The loopback port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    fn wait_up(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(child) = &mut self.child {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return false; // the shell ended: redis-server is missing or refused its args
-                }
-            }
-            if ping(&self.url()) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn stop_with(&mut self, signal: &str) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = writeln!(stdin, "{signal}");
-        }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.wait();
-        }
-    }
-
-    /// Stops the server (SIGTERM) and waits for it to exit.
-    pub fn shutdown(&mut self) {
-        self.stop_with("TERM");
-    }
-
-    /// SIGKILLs the server: no shutdown save, no goodbye to clients, as in a crash.
-    pub fn kill(&mut self) {
-        self.stop_with("KILL");
-    }
-
-    /// Stops and starts again on the same port with the same arguments.
-    pub fn restart(&mut self) -> Result<(), TestRedisError> {
-        self.shutdown();
-        self.start_again()
-    }
-
-    /// Starts the stopped server again on its port with its arguments, without waiting for it
-    /// to finish loading its data (it answers `LOADING` meanwhile, which reload tests want).
-    pub fn start_again(&mut self) -> Result<(), TestRedisError> {
-        *self = Self::start_on(self.port, self.args.clone())?;
-        Ok(())
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 /// A unique key prefix for one test on a shared Redis; its keys are deleted when dropped.
 pub struct TestPrefix {
     url: String,
@@ -352,43 +227,6 @@ impl Drop for TestPrefix {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-fn which(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
-}
-
-/// True once the server accepts connections; `LOADING` counts as up (reload tests want it).
-fn ping(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
-        return false;
-    };
-    let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
-        return false;
-    };
-    match redis::cmd("PING").query::<String>(&mut conn) {
-        Ok(_) => true,
-        Err(e) => e.code() == Some("LOADING"),
-    }
-}
-
-fn wait_ready(url: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ping(url) {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
-}
-
 #[cfg(feature = "testcontainers")]
 mod container {
     //! The container fallback. Compiled in CI; run only where a Docker engine exists.
@@ -431,24 +269,5 @@ mod tests {
         }
         let exists: i64 = redis::cmd("EXISTS").arg(&key).query(&mut conn).unwrap();
         assert_eq!(exists, 0, "the prefix's keys are deleted on drop");
-    }
-
-    #[test]
-    fn a_killed_process_restarts_on_its_port() {
-        let mut server = RedisProcess::start().expect("redis-server on PATH");
-        let port = server.port();
-        server.kill();
-        assert!(!ping(&server.url()));
-        server.start_again().unwrap();
-        assert_eq!(server.port(), port);
-        assert!(ping(&server.url()));
-    }
-
-    #[test]
-    fn bad_arguments_are_a_clear_error() {
-        let err = RedisProcess::start_with(&["--no-such-option", "x"])
-            .err()
-            .expect("redis-server refuses unknown options");
-        assert!(err.to_string().contains("--no-such-option"), "{err}");
     }
 }

@@ -1,0 +1,182 @@
+//! A local Sentinel deployment: one primary, one replica and three sentinels watching them,
+//! for failover tests.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::process::RedisProcess;
+use super::TestRedisError;
+
+/// A primary, its replica and three sentinels (quorum 2) on free loopback ports; stopped and
+/// their files removed on drop. A killed primary is failed over in about two seconds.
+pub struct RedisSentinels {
+    master_name: String,
+    primary: RedisProcess,
+    replica: RedisProcess,
+    sentinels: Vec<RedisProcess>,
+    dir: PathBuf,
+}
+
+impl RedisSentinels {
+    /// Starts the five processes and waits until the replica is in sync and every sentinel
+    /// knows it.
+    pub fn start() -> Result<Self, TestRedisError> {
+        let master_name = "clamator".to_owned();
+        let dir = std::env::temp_dir().join(format!(
+            "clamator-sentinel-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| unavailable(format!("temp dir: {e}")))?;
+        let primary = RedisProcess::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+        ])?;
+        let primary_port = primary.port().to_string();
+        let replica = RedisProcess::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--replicaof",
+            "127.0.0.1",
+            &primary_port,
+        ])?;
+        let mut sentinels = Vec::new();
+        for i in 0..3 {
+            let conf = dir.join(format!("sentinel-{i}.conf"));
+            let text = format!(
+                "sentinel monitor {master_name} 127.0.0.1 {primary_port} 2\n\
+                 sentinel down-after-milliseconds {master_name} 1000\n\
+                 sentinel failover-timeout {master_name} 5000\n\
+                 sentinel parallel-syncs {master_name} 1\n"
+            );
+            std::fs::write(&conf, text).map_err(|e| unavailable(format!("sentinel conf: {e}")))?;
+            sentinels.push(RedisProcess::start_sentinel(&conf)?);
+        }
+        let me = Self {
+            master_name,
+            primary,
+            replica,
+            sentinels,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !me.replica_known() || !super::cluster::replica_synced_or_primary(&me.replica.url()) {
+            if Instant::now() >= deadline {
+                return Err(unavailable("sentinels did not discover the replica".into()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(me)
+    }
+
+    /// The name the sentinels monitor the primary under.
+    pub fn master_name(&self) -> &str {
+        &self.master_name
+    }
+
+    /// `redis://127.0.0.1:<port>` of each sentinel.
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels.iter().map(RedisProcess::url).collect()
+    }
+
+    /// The process started as primary (after a failover it is the old one).
+    pub fn primary(&mut self) -> &mut RedisProcess {
+        &mut self.primary
+    }
+
+    /// The process started as replica (promoted by a failover).
+    pub fn replica(&mut self) -> &mut RedisProcess {
+        &mut self.replica
+    }
+
+    /// The port the sentinels currently name as primary.
+    pub fn current_primary_port(&self) -> Option<u16> {
+        for url in self.sentinel_urls() {
+            let Ok(mut conn) = connect(&url) else {
+                continue;
+            };
+            let addr: Result<Vec<String>, _> = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(&self.master_name)
+                .query(&mut conn);
+            if let Some(port) = addr.ok().and_then(|a| a.get(1)?.parse().ok()) {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// Waits until the sentinels name the replica as primary and it accepts writes.
+    pub fn wait_failover(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.current_primary_port() == Some(self.replica.port()) && self.replica_is_primary()
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    fn replica_is_primary(&self) -> bool {
+        connect(&self.replica.url())
+            .and_then(|mut c| redis::cmd("ROLE").query::<redis::Value>(&mut c))
+            .is_ok_and(|role| match role {
+                redis::Value::Array(items) => {
+                    matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"master")
+                }
+                _ => false,
+            })
+    }
+
+    fn replica_known(&self) -> bool {
+        self.sentinel_urls().iter().all(|url| {
+            connect(url)
+                .and_then(|mut c| {
+                    redis::cmd("SENTINEL")
+                        .arg("replicas")
+                        .arg(&self.master_name)
+                        .query::<Vec<redis::Value>>(&mut c)
+                })
+                .is_ok_and(|replicas| !replicas.is_empty())
+        })
+    }
+}
+
+impl Drop for RedisSentinels {
+    fn drop(&mut self) {
+        self.sentinels.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn connect(url: &str) -> Result<redis::Connection, redis::RedisError> {
+    redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(1))
+}
+
+fn unavailable(detail: String) -> TestRedisError {
+    TestRedisError::Unavailable {
+        detail: format!(" ({detail})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinels_promote_the_replica_when_the_primary_dies() {
+        let mut set = RedisSentinels::start().expect("a local sentinel deployment");
+        let before = set.primary().port();
+        assert_eq!(set.current_primary_port(), Some(before));
+        set.primary().kill();
+        assert!(set.wait_failover(Duration::from_secs(30)));
+        assert_ne!(set.current_primary_port(), Some(before));
+    }
+}

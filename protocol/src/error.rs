@@ -303,3 +303,47 @@ impl Error {
         matches!(self, Error::Transport(TransportError::Timeout))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn rpc_error_display_shows_data_when_there_is_some() {
+        assert_eq!(
+            RpcError::new(-32000, "division by zero").to_string(),
+            "RPC error -32000: division by zero"
+        );
+        let err = RpcError::internal(json!({"name": "io::Error", "message": "disk gone"}));
+        assert_eq!(
+            err.to_string(),
+            r#"RPC error -32603: Internal error (data: {"name":"io::Error","message":"disk gone"})"#
+        );
+    }
+
+    #[test]
+    fn backend_display_includes_the_cause() {
+        let err = TransportError::backend("xadd failed", std::io::Error::other("connection reset"));
+        assert_eq!(err.to_string(), "xadd failed: connection reset");
+        let source = std::error::Error::source(&err).expect("the cause stays the source");
+        assert_eq!(source.to_string(), "connection reset");
+        let wrapped: Error = err.into();
+        assert_eq!(wrapped.to_string(), "xadd failed: connection reset");
+    }
+
+    #[test]
+    fn integer_out_of_range_says_what_and_where() {
+        let err = ProtocolError::IntegerOutOfRange {
+            literal: "100000000000000000000".into(),
+            at: "params.amount".into(),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("integer 100000000000000000000 at params.amount"),
+            "{text}"
+        );
+        assert!(text.contains("send it as a string"), "{text}");
+    }
+}

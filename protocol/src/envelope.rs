@@ -19,10 +19,11 @@
 //! every `Value` in it, the trap of a forced feature), so it would read that one as the float
 //! `1e20`: a handler would see another number and an echo would write `1e+20`. Rather than
 //! change a number silently, [`Envelope::parse`] refuses an envelope holding such a literal
-//! with [`ProtocolError::IntegerOutOfRange`], naming the literal and where it is. A server
-//! logs and drops it as it does every invalid envelope; a client fails the call it answers at
-//! once (the reply's id is still read). Floats (`1e20`, `100000000000000000000.0`) are floats
-//! to every peer and pass.
+//! with [`ProtocolError::IntegerOutOfRange`], naming the literal and where it is. A client
+//! fails the call such a reply answers at once (the reply's id is still read); for a request
+//! whose params hold one, [`Envelope::refusal`] builds the `-32602` answer a server can send
+//! instead of dropping it unanswered. Floats (`1e20`, `100000000000000000000.0`) are floats to
+//! every peer and pass.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -186,17 +187,58 @@ impl Envelope {
             // A big integer id reads as a float, which `id must be string or number` would
             // misdescribe: say what it really is.
             Err(e) if e.reason == InvalidReason::IdType => match out_of_range_integer(text) {
-                Some((literal, at)) if at == "id" => {
-                    return Err(ProtocolError::IntegerOutOfRange { literal, at })
+                Some((literal, loc)) if loc == ["id"] => {
+                    return Err(ProtocolError::IntegerOutOfRange {
+                        literal,
+                        at: path_text(&loc),
+                    })
                 }
                 _ => return Err(e.into()),
             },
             Err(e) => return Err(e.into()),
         };
-        if let Some((literal, at)) = out_of_range_integer(text) {
-            return Err(ProtocolError::IntegerOutOfRange { literal, at });
+        if let Some((literal, loc)) = out_of_range_integer(text) {
+            return Err(ProtocolError::IntegerOutOfRange {
+                literal,
+                at: path_text(&loc),
+            });
         }
         Ok(envelope)
+    }
+
+    /// The answer a server can still give for `text` that [`parse`](Self::parse) refused with
+    /// `error`: a request whose params hold an integer beyond 64 bits is answered
+    /// `-32602 Invalid params`, with one `integer_out_of_range` entry naming the literal (as a
+    /// string: no `Value` holds it) and its `loc` in the params, so its caller learns why
+    /// instead of timing out. `None` for every other refusal, which stays unanswered as the
+    /// peers leave invalid envelopes (spec §1.4), and for a notification.
+    ///
+    /// A transport calls it where it would drop a refused envelope.
+    pub fn refusal(text: &str, error: &ProtocolError) -> Option<Response> {
+        let ProtocolError::IntegerOutOfRange { literal, .. } = error else {
+            return None;
+        };
+        let (_, loc) = out_of_range_integer(text)?;
+        let params_loc = match loc.split_first() {
+            Some((Value::String(first), rest)) if first == "params" => rest.to_vec(),
+            _ => return None,
+        };
+        let value = parse_value_lenient(text).ok()?;
+        let Ok(Envelope::Request(request)) = Envelope::from_value(value) else {
+            return None;
+        };
+        let entry = serde_json::json!({
+            "type": "integer_out_of_range",
+            "loc": params_loc,
+            "msg": error.to_string(),
+            "input": literal,
+        });
+        Some(Response {
+            id: request.id.into(),
+            outcome: Err(RpcError::invalid_params(
+                serde_json::json!({ "errors": [entry] }),
+            )),
+        })
     }
 
     /// Classifies a JSON value, in the peers' step order, with their reason texts.
@@ -357,9 +399,9 @@ fn unicode_escape(bytes: &[u8], at: usize) -> Option<u16> {
 }
 
 /// The first integer literal in `text` (JSON that already parsed) that neither `i64` nor `u64`
-/// holds, with where it sits (`params.a[2]`). Such a literal has at least 19 digits in a row,
+/// holds, with where it sits (`["params","a",2]`). Such a literal has at least 19 digits in a row,
 /// so text without such a run (nearly every envelope) costs one pass over its bytes.
-fn out_of_range_integer(text: &str) -> Option<(String, String)> {
+fn out_of_range_integer(text: &str) -> Option<(String, Vec<Value>)> {
     enum Frame {
         Object {
             key: Option<String>,
@@ -421,7 +463,7 @@ fn out_of_range_integer(text: &str) -> Option<(String, String)> {
                     && literal.parse::<i64>().is_err()
                     && literal.parse::<u64>().is_err()
                 {
-                    return Some((literal.to_owned(), path_text(&stack)));
+                    return Some((literal.to_owned(), loc_of(&stack)));
                 }
             }
             _ => {}
@@ -429,26 +471,36 @@ fn out_of_range_integer(text: &str) -> Option<(String, String)> {
         i += 1;
     }
 
-    fn path_text(stack: &[Frame]) -> String {
-        let mut out = String::new();
-        for frame in stack {
-            match frame {
-                Frame::Object { key: Some(key), .. } => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(key);
-                }
-                Frame::Object { key: None, .. } => {}
-                Frame::Array { index } => out.push_str(&format!("[{index}]")),
-            }
-        }
-        if out.is_empty() {
-            out.push_str("the top level");
-        }
-        out
+    fn loc_of(stack: &[Frame]) -> Vec<Value> {
+        stack
+            .iter()
+            .filter_map(|frame| match frame {
+                Frame::Object { key, .. } => key.clone().map(Value::String),
+                Frame::Array { index } => Some(Value::from(*index)),
+            })
+            .collect()
     }
     None
+}
+
+/// `["params","a",2]` → `params.a[2]`, as [`ProtocolError::IntegerOutOfRange`] shows it.
+fn path_text(loc: &[Value]) -> String {
+    let mut out = String::new();
+    for segment in loc {
+        match segment {
+            Value::String(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            other => out.push_str(&format!("[{other}]")),
+        }
+    }
+    if out.is_empty() {
+        out.push_str("the top level");
+    }
+    out
 }
 
 /// Index of the closing quote of a JSON string whose content starts at `from`.

@@ -383,3 +383,40 @@ fn an_invalid_envelope_keeps_its_reason_over_a_big_integer() {
         Err(ProtocolError::Invalid(_))
     ));
 }
+
+#[test]
+fn a_request_with_a_big_integer_param_can_still_be_answered() {
+    let text =
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"xs":[1,100000000000000000000]},"id":"c1"}"#;
+    let err = Envelope::parse(text).unwrap_err();
+    let response = Envelope::refusal(text, &err).expect("an answer");
+    assert_eq!(response.id, serde_json::json!("c1"));
+    let rpc = response.outcome.unwrap_err();
+    assert_eq!((rpc.code, rpc.message.as_str()), (-32602, "Invalid params"));
+    let entry = &rpc.data["errors"][0];
+    assert_eq!(entry["type"], "integer_out_of_range");
+    assert_eq!(entry["loc"], serde_json::json!(["xs", 1]));
+    assert_eq!(entry["input"], "100000000000000000000");
+    assert!(
+        entry["msg"].as_str().unwrap().contains("params.xs[1]"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn other_refusals_stay_unanswered() {
+    for text in [
+        // A notification is never answered.
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"n":100000000000000000000}}"#,
+        // No id to answer with.
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{},"id":100000000000000000000}"#,
+        // A big integer in a reply is the client's to refuse.
+        r#"{"jsonrpc":"2.0","id":"c1","result":100000000000000000000}"#,
+        // Not an envelope at all.
+        r#"{"jsonrpc":"2.0","method":"a.b","id":[1]}"#,
+        "{",
+    ] {
+        let err = Envelope::parse(text).unwrap_err();
+        assert!(Envelope::refusal(text, &err).is_none(), "{text}");
+    }
+}

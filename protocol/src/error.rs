@@ -195,6 +195,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The call could not be carried. `Display` texts match clamator's `ClamatorTransportError`
 /// messages where the peer has one.
+///
+/// Only outcomes a caller may want to tell apart whatever the transport is live here, because
+/// code written against an erased client (`clamator::AnyClient`, "memory in tests, Redis in
+/// production") can only match on this enum: a timeout, a stopped or unstarted transport,
+/// nobody serving the service, a reply known lost (any transport with bounded reply queues,
+/// Redis today, a cluster next), inconsistent configuration. Everything else a transport can
+/// hit is its backend failing, which is [`Backend`](Self::Backend) with the transport's own
+/// error as the cause, to downcast where the transport matters.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {

@@ -2,7 +2,8 @@
 //! read it: `{"errors":[{"type","loc","msg","input"}]}` (pydantic's `ValidationError.errors()`).
 //!
 //! `type` names the serde failure (`missing`, `extra_forbidden`, `invalid_type`, `invalid_value`,
-//! `invalid_length`, `unknown_variant`, `value_error`, and `serialization` for results); `loc`
+//! `invalid_length`, `unknown_variant`, `value_error`, `serialization` for results, and
+//! `integer_out_of_range` from [`Envelope::refusal`](crate::Envelope::refusal)); `loc`
 //! is the real path into the params (object keys as strings, array indices as numbers).
 //!
 //! **Every bad field, not only the first.** Serde stops at the first problem; the Python peer

@@ -2,7 +2,9 @@
 //! Python), with typed services derived from one trait.
 //!
 //! One dependency gives the macro, the protocol and the transports: `memory` (default,
-//! [`memory`]) and `redis` (`clamator::redis`, feature `redis`).
+//! [`memory`]) and `redis` (`clamator::redis`, feature `redis`). Feature `anyhow`: handlers
+//! returning `anyhow::Result` answer `-32603` with the error's whole context chain and its root
+//! cause's type as `name` (without it they compile too, with the outermost context only).
 //!
 //! Without the macro the same service is a few constants, a
 //! [`Contract`] and a [`Service`] built by hand (see [`contract`] and [`handler`]); both styles

@@ -2,7 +2,8 @@
 //!
 //! Two kinds of case, one JSON file each (see `interop/README.md`):
 //! * `envelopes/*.json`: `{"description", "text", "expect"}`: raw JSON text and its expected
-//!   classification, or `{"invalid": "<reason>"}`, or `{"parseError": true}`;
+//!   classification, or `{"invalid": "<reason>"}`, or `{"parseError": true}`, or
+//!   `{"integerOutOfRange": "<literal>", "at": "<path>"}`;
 //! * `dispatch/*.json`: `{"description", "contract", "handlers", "envelope", "expect"}`: a
 //!   request or notification, how each handler behaves, and the exact response (or `null`).
 //!   `"envelopeText"` (raw wire text) may replace `"envelope"` for text no JSON value holds.
@@ -47,6 +48,11 @@ pub struct EnvelopeCase {
     pub text: String,
     /// The expected classification.
     pub expect: Value,
+    /// Also require the parsed envelope to write back as `text`, byte for byte: `expect` is read
+    /// into `serde_json` values and compares numbers by value, which cannot tell
+    /// `18446744073709551615` from its nearest float.
+    #[serde(default, rename = "roundTrip")]
+    pub round_trip: bool,
 }
 
 /// A dispatcher case.
@@ -163,6 +169,9 @@ fn build_service(case: &DispatchCase) -> Result<Service, String> {
 pub fn describe(parsed: Result<Envelope, ProtocolError>) -> Value {
     match parsed {
         Err(ProtocolError::Invalid(e)) => json!({ "invalid": e.reason.to_string() }),
+        Err(ProtocolError::IntegerOutOfRange { literal, at }) => {
+            json!({ "integerOutOfRange": literal, "at": at })
+        }
         Err(_) => json!({ "parseError": true }),
         Ok(Envelope::Request(r)) => json!({
             "kind": "request", "service": r.service, "method": r.method,
@@ -189,8 +198,20 @@ pub fn describe(parsed: Result<Envelope, ProtocolError>) -> Value {
 
 /// Runs one envelope case; `Err` explains the mismatch.
 pub fn run_envelope_case(case: &EnvelopeCase) -> Result<(), String> {
-    let actual = describe(Envelope::parse(&case.text));
-    check(&case.expect, &actual)
+    let parsed = Envelope::parse(&case.text);
+    if case.round_trip {
+        let written = parsed
+            .as_ref()
+            .map(Envelope::to_json)
+            .map_err(|e| e.to_string())?;
+        if written != case.text {
+            return Err(format!(
+                "written back as {written}\n     not as {}",
+                case.text
+            ));
+        }
+    }
+    check(&case.expect, &describe(parsed))
 }
 
 /// Runs one dispatcher case through a server core; `Err` explains the mismatch.

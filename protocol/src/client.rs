@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::contract::{Method, NotificationMethod};
 use crate::envelope::{Id, Notification, Request, Response};
-use crate::error::{Error, ProtocolError, State, TransportError};
+use crate::error::{Error, ProtocolError, TransportError};
 use crate::names::{is_valid_method, is_valid_service};
 use crate::omit_none;
 use crate::replies::{self, Replies};
+use crate::state::State;
 use crate::transport::{ClientTransport, DynClientTransport};
 
 /// The peers' default call timeout.

@@ -12,6 +12,18 @@
 //! parse again. The answer then carries U+FFFD where the peer sent the lone surrogate: lossy,
 //! but answered. Valid pairs and escaped backslashes (`"\\ud800"` is text) are untouched,
 //! and well-formed text never pays for the rescan.
+//!
+//! **Integers beyond 64 bits.** The Python peer keeps an integer such as
+//! `100000000000000000000` exact. A `serde_json::Value` holds integers only as `i64`/`u64`
+//! unless the whole application turns on serde_json's `arbitrary_precision` (which changes
+//! every `Value` in it, the trap of a forced feature), so it would read that one as the float
+//! `1e20`: a handler would see another number and an echo would write `1e+20`. Rather than
+//! change a number silently, [`Envelope::parse`] refuses an envelope holding such a literal
+//! with [`ProtocolError::IntegerOutOfRange`], naming the literal and where it is. A client
+//! fails the call such a reply answers at once (the reply's id is still read); for a request
+//! whose params hold one, [`Envelope::refusal`] builds the `-32602` answer a server can send
+//! instead of dropping it unanswered. Floats (`1e20`, `100000000000000000000.0`) are floats to
+//! every peer and pass.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -165,9 +177,68 @@ pub enum Envelope {
 impl Envelope {
     /// Parses JSON text and classifies it (spec §1.4). Accepts any valid JSON spelling, lone
     /// surrogate escapes included (read as U+FFFD, see the [module docs](self)).
+    ///
+    /// An integer literal outside `i64`/`u64` anywhere in a valid envelope is refused with
+    /// [`ProtocolError::IntegerOutOfRange`] (see the [module docs](self)).
     pub fn parse(text: &str) -> Result<Envelope, ProtocolError> {
         let value = parse_value_lenient(text)?;
-        Ok(Envelope::from_value(value)?)
+        let envelope = match Envelope::from_value(value) {
+            Ok(envelope) => envelope,
+            // A big integer id reads as a float, which `id must be string or number` would
+            // misdescribe: say what it really is.
+            Err(e) if e.reason == InvalidReason::IdType => match out_of_range_integer(text) {
+                Some((literal, loc)) if loc == ["id"] => {
+                    return Err(ProtocolError::IntegerOutOfRange {
+                        literal,
+                        at: path_text(&loc),
+                    })
+                }
+                _ => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        if let Some((literal, loc)) = out_of_range_integer(text) {
+            return Err(ProtocolError::IntegerOutOfRange {
+                literal,
+                at: path_text(&loc),
+            });
+        }
+        Ok(envelope)
+    }
+
+    /// The answer a server can still give for `text` that [`parse`](Self::parse) refused with
+    /// `error`: a request whose params hold an integer beyond 64 bits is answered
+    /// `-32602 Invalid params`, with one `integer_out_of_range` entry naming the literal (as a
+    /// string: no `Value` holds it) and its `loc` in the params, so its caller learns why
+    /// instead of timing out. `None` for every other refusal, which stays unanswered as the
+    /// peers leave invalid envelopes (spec §1.4), and for a notification.
+    ///
+    /// A transport calls it where it would drop a refused envelope.
+    pub fn refusal(text: &str, error: &ProtocolError) -> Option<Response> {
+        let ProtocolError::IntegerOutOfRange { literal, .. } = error else {
+            return None;
+        };
+        let (_, loc) = out_of_range_integer(text)?;
+        let params_loc = match loc.split_first() {
+            Some((Value::String(first), rest)) if first == "params" => rest.to_vec(),
+            _ => return None,
+        };
+        let value = parse_value_lenient(text).ok()?;
+        let Ok(Envelope::Request(request)) = Envelope::from_value(value) else {
+            return None;
+        };
+        let entry = serde_json::json!({
+            "type": "integer_out_of_range",
+            "loc": params_loc,
+            "msg": error.to_string(),
+            "input": literal,
+        });
+        Some(Response {
+            id: request.id.into(),
+            outcome: Err(RpcError::invalid_params(
+                serde_json::json!({ "errors": [entry] }),
+            )),
+        })
     }
 
     /// Classifies a JSON value, in the peers' step order, with their reason texts.
@@ -325,6 +396,138 @@ fn unicode_escape(bytes: &[u8], at: usize) -> Option<u16> {
         }
         _ => None,
     }
+}
+
+/// The first integer literal in `text` (JSON that already parsed) that neither `i64` nor `u64`
+/// holds, with where it sits (`["params","a",2]`). Such a literal has at least 19 digits in a row,
+/// so text without such a run (nearly every envelope) costs one pass over its bytes.
+fn out_of_range_integer(text: &str) -> Option<(String, Vec<Value>)> {
+    enum Frame {
+        Object {
+            key: Option<String>,
+            expect_key: bool,
+        },
+        Array {
+            index: usize,
+        },
+    }
+    let bytes = text.as_bytes();
+    if !has_digit_run(bytes, 19) {
+        return None;
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'{' => stack.push(Frame::Object {
+                key: None,
+                expect_key: true,
+            }),
+            b'[' => stack.push(Frame::Array { index: 0 }),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array { index }) => *index += 1,
+                Some(Frame::Object { expect_key, .. }) => *expect_key = true,
+                None => {}
+            },
+            b':' => {
+                if let Some(Frame::Object { expect_key, .. }) = stack.last_mut() {
+                    *expect_key = false;
+                }
+            }
+            b'"' => {
+                let end = string_end(bytes, i + 1);
+                if let Some(Frame::Object {
+                    key,
+                    expect_key: true,
+                }) = stack.last_mut()
+                {
+                    *key = text.get(i + 1..end).map(str::to_owned);
+                }
+                i = end;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while bytes
+                    .get(i + 1)
+                    .is_some_and(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                {
+                    i += 1;
+                }
+                let literal = text.get(start..=i).unwrap_or_default();
+                let integer = literal.bytes().all(|b| b == b'-' || b.is_ascii_digit());
+                if integer
+                    && literal.len() >= 19
+                    && literal.parse::<i64>().is_err()
+                    && literal.parse::<u64>().is_err()
+                {
+                    return Some((literal.to_owned(), loc_of(&stack)));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+
+    fn loc_of(stack: &[Frame]) -> Vec<Value> {
+        stack
+            .iter()
+            .filter_map(|frame| match frame {
+                Frame::Object { key, .. } => key.clone().map(Value::String),
+                Frame::Array { index } => Some(Value::from(*index)),
+            })
+            .collect()
+    }
+    None
+}
+
+/// `["params","a",2]` → `params.a[2]`, as [`ProtocolError::IntegerOutOfRange`] shows it.
+fn path_text(loc: &[Value]) -> String {
+    let mut out = String::new();
+    for segment in loc {
+        match segment {
+            Value::String(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            other => out.push_str(&format!("[{other}]")),
+        }
+    }
+    if out.is_empty() {
+        out.push_str("the top level");
+    }
+    out
+}
+
+/// Index of the closing quote of a JSON string whose content starts at `from`.
+fn string_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(&b) = bytes.get(from) {
+        match b {
+            b'\\' => from += 2,
+            b'"' => return from,
+            _ => from += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn has_digit_run(bytes: &[u8], len: usize) -> bool {
+    let mut run = 0;
+    for b in bytes {
+        if b.is_ascii_digit() {
+            run += 1;
+            if run >= len {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// `code` must be an integer (an integral float such as `-32000.0` is read as one, since a

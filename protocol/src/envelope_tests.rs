@@ -321,3 +321,102 @@ fn lenient_value_parsing_matches_the_envelope_parser() {
         "offsets point into the original text: {after}"
     );
 }
+
+fn out_of_range(text: &str) -> Option<(String, String)> {
+    match Envelope::parse(text) {
+        Err(ProtocolError::IntegerOutOfRange { literal, at }) => Some((literal, at)),
+        _ => None,
+    }
+}
+
+#[test]
+fn integers_beyond_64_bits_are_refused_never_rounded() {
+    let text = r#"{"jsonrpc":"2.0","method":"a.b","params":{"n":100000000000000000000},"id":"c1"}"#;
+    assert_eq!(
+        out_of_range(text),
+        Some(("100000000000000000000".into(), "params.n".into()))
+    );
+    let nested = r#"{"jsonrpc":"2.0","id":"c1","result":{"xs":[1,"12345678901234567890123",{"big":-9223372036854775809}]}}"#;
+    assert_eq!(
+        out_of_range(nested),
+        Some(("-9223372036854775809".into(), "result.xs[2].big".into()))
+    );
+    let id = r#"{"jsonrpc":"2.0","method":"a.b","id":18446744073709551616}"#;
+    assert_eq!(
+        out_of_range(id),
+        Some(("18446744073709551616".into(), "id".into()))
+    );
+}
+
+#[test]
+fn integers_at_the_64_bit_edges_pass_exactly() {
+    let text = r#"{"jsonrpc":"2.0","method":"a.b","params":{"max":18446744073709551615,"min":-9223372036854775808,"ns":1700000000000000000},"id":"c1"}"#;
+    let Ok(Envelope::Request(r)) = Envelope::parse(text) else {
+        panic!("refused")
+    };
+    assert_eq!(r.params["max"].as_u64(), Some(u64::MAX));
+    assert_eq!(r.params["min"].as_i64(), Some(i64::MIN));
+    assert_eq!(
+        Envelope::Request(r).to_json(),
+        text,
+        "written back byte for byte"
+    );
+}
+
+#[test]
+fn big_floats_and_digit_strings_are_not_integers() {
+    for text in [
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"f":100000000000000000000.0}}"#,
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"f":1e20,"g":100000000000000000000e0}}"#,
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"s":"100000000000000000000"}}"#,
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"s\"100000000000000000000":"x\\"}}"#,
+    ] {
+        assert!(Envelope::parse(text).is_ok(), "{text}");
+    }
+}
+
+#[test]
+fn an_invalid_envelope_keeps_its_reason_over_a_big_integer() {
+    let text = r#"{"jsonrpc":"1.0","method":"a.b","params":{"n":100000000000000000000}}"#;
+    assert!(matches!(
+        Envelope::parse(text),
+        Err(ProtocolError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_request_with_a_big_integer_param_can_still_be_answered() {
+    let text =
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"xs":[1,100000000000000000000]},"id":"c1"}"#;
+    let err = Envelope::parse(text).unwrap_err();
+    let response = Envelope::refusal(text, &err).expect("an answer");
+    assert_eq!(response.id, serde_json::json!("c1"));
+    let rpc = response.outcome.unwrap_err();
+    assert_eq!((rpc.code, rpc.message.as_str()), (-32602, "Invalid params"));
+    let entry = &rpc.data["errors"][0];
+    assert_eq!(entry["type"], "integer_out_of_range");
+    assert_eq!(entry["loc"], serde_json::json!(["xs", 1]));
+    assert_eq!(entry["input"], "100000000000000000000");
+    assert!(
+        entry["msg"].as_str().unwrap().contains("params.xs[1]"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn other_refusals_stay_unanswered() {
+    for text in [
+        // A notification is never answered.
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{"n":100000000000000000000}}"#,
+        // No id to answer with.
+        r#"{"jsonrpc":"2.0","method":"a.b","params":{},"id":100000000000000000000}"#,
+        // A big integer in a reply is the client's to refuse.
+        r#"{"jsonrpc":"2.0","id":"c1","result":100000000000000000000}"#,
+        // Not an envelope at all.
+        r#"{"jsonrpc":"2.0","method":"a.b","id":[1]}"#,
+        "{",
+    ] {
+        let err = Envelope::parse(text).unwrap_err();
+        assert!(Envelope::refusal(text, &err).is_none(), "{text}");
+    }
+}

@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::state::State;
+
 /// Reserved JSON-RPC 2.0 error codes, as clamator uses them.
 pub mod codes {
     /// Invalid JSON. Reserved: clamator never emits it (malformed input is dropped, see spec §1.4).
@@ -36,8 +38,11 @@ pub mod codes {
 ///
 /// On the wire it is `{"code":…,"message":…,"data":…}`; `data` is `null` when there is nothing to
 /// say, exactly as the clamator peers write it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("RPC error {code}: {message}")]
+///
+/// `Display` is `RPC error <code>: <message>`, followed by ` (data: <compact JSON>)` when
+/// `data` is not `null`, so a logged or printed error keeps the detail a peer sent (the
+/// validation errors of a `-32602`, the `{"name","message"}` of a `-32603`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
     /// Machine-readable error code (see [`codes`]).
     pub code: i64,
@@ -46,6 +51,18 @@ pub struct RpcError {
     /// Structured detail; `Value::Null` when absent.
     pub data: Value,
 }
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RPC error {}: {}", self.code, self.message)?;
+        if !self.data.is_null() {
+            write!(f, " (data: {})", self.data)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RpcError {}
 
 impl RpcError {
     /// An error with no `data` (it goes on the wire as `null`).
@@ -156,27 +173,21 @@ pub enum ProtocolError {
     /// A success reply whose `result` does not deserialize into the method's result type.
     #[error("result does not match the contract: {0}")]
     ResultDecode(serde_json::Error),
-}
-
-/// Lifecycle state of a transport or core, shown in "transport not started (state=…)".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Built, not started yet.
-    Idle,
-    /// Serving or able to call.
-    Started,
-    /// Stopped for good; cannot be restarted.
-    Stopped,
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::Idle => "idle",
-            State::Started => "started",
-            State::Stopped => "stopped",
-        })
-    }
+    /// The text holds an integer literal outside `i64`/`u64` (e.g. `100000000000000000000`,
+    /// which the Python peer keeps exact). A `serde_json::Value` without the crate-wide
+    /// `arbitrary_precision` feature could only hold it as a rounded float (`1e+20`), which a
+    /// handler or caller would then see, and an echo would write back, as a different number;
+    /// the envelope is refused instead. Send such numbers as strings.
+    #[error(
+        "integer {literal} at {at} is outside the 64-bit range and cannot be read exactly; \
+         send it as a string"
+    )]
+    IntegerOutOfRange {
+        /// The literal as it appeared in the text.
+        literal: String,
+        /// Where it sits in the envelope, e.g. `params.amount` or `result.items[2]`.
+        at: String,
+    },
 }
 
 /// Boxed cause of a backend failure (a Redis error, an I/O error).
@@ -184,6 +195,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The call could not be carried. `Display` texts match clamator's `ClamatorTransportError`
 /// messages where the peer has one.
+///
+/// Only outcomes a caller may want to tell apart whatever the transport is live here, because
+/// code written against an erased client (`clamator::AnyClient`, "memory in tests, Redis in
+/// production") can only match on this enum: a timeout, a stopped or unstarted transport,
+/// nobody serving the service, a reply known lost (any transport with bounded reply queues,
+/// Redis today, a cluster next), inconsistent configuration. Everything else a transport can
+/// hit is its backend failing, which is [`Backend`](Self::Backend) with the transport's own
+/// error as the cause, to downcast where the transport matters.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
@@ -196,15 +215,6 @@ pub enum TransportError {
     /// The transport stopped while the call was pending.
     #[error("transport stopped")]
     Stopped,
-    /// `start()` after `stop()`.
-    #[error("transport has been stopped")]
-    HasBeenStopped,
-    /// `send` was given something other than a request.
-    #[error("send requires a request envelope")]
-    SendRequiresRequest,
-    /// `notify` was given something other than a notification.
-    #[error("notify requires a notification envelope")]
-    NotifyRequiresNotification,
     /// The server side accepted the request but produced no response.
     #[error("dispatcher returned None for a request")]
     NoResponse,
@@ -224,8 +234,11 @@ pub enum TransportError {
     /// The transport was configured inconsistently (e.g. both a client and a URL given).
     #[error("{0}")]
     Config(String),
-    /// The backend failed; `context` is the peer's message (e.g. `xadd failed`).
-    #[error("{context}")]
+    /// The backend failed; `context` is the peer's message (e.g. `xadd failed`). `Display`
+    /// is `<context>: <cause>` so a printed or logged error says why (the peers' message alone,
+    /// `xadd failed`, hides it); the cause is also [`source`](std::error::Error::source), for
+    /// callers that downcast it.
+    #[error("{context}: {source}")]
     Backend {
         /// What was being done, in the peer's words.
         context: String,
@@ -258,9 +271,16 @@ pub enum Error {
     /// The call could not be carried.
     #[error(transparent)]
     Transport(#[from] TransportError),
-    /// A contract, service or method name that clamator would reject.
+    /// A contract, service or method name that clamator would reject (spec §1.3), or a
+    /// contract that declares a method twice.
     #[error("{0}")]
     InvalidName(String),
+    /// A service whose handlers do not fit its contract: a handler for a method the contract
+    /// lacks, for another service, or of the wrong kind (request vs notification). Separate
+    /// from [`InvalidName`](Self::InvalidName) because every name involved is valid; the
+    /// handler registration is what is wrong.
+    #[error("{0}")]
+    Registration(String),
     /// A service registered twice on one server or bus.
     #[error("service \"{service}\" already registered on this {scope}")]
     DuplicateService {
@@ -289,5 +309,49 @@ impl Error {
     /// True when the call timed out on the caller's side.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Transport(TransportError::Timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn rpc_error_display_shows_data_when_there_is_some() {
+        assert_eq!(
+            RpcError::new(-32000, "division by zero").to_string(),
+            "RPC error -32000: division by zero"
+        );
+        let err = RpcError::internal(json!({"name": "io::Error", "message": "disk gone"}));
+        assert_eq!(
+            err.to_string(),
+            r#"RPC error -32603: Internal error (data: {"name":"io::Error","message":"disk gone"})"#
+        );
+    }
+
+    #[test]
+    fn backend_display_includes_the_cause() {
+        let err = TransportError::backend("xadd failed", std::io::Error::other("connection reset"));
+        assert_eq!(err.to_string(), "xadd failed: connection reset");
+        let source = std::error::Error::source(&err).expect("the cause stays the source");
+        assert_eq!(source.to_string(), "connection reset");
+        let wrapped: Error = err.into();
+        assert_eq!(wrapped.to_string(), "xadd failed: connection reset");
+    }
+
+    #[test]
+    fn integer_out_of_range_says_what_and_where() {
+        let err = ProtocolError::IntegerOutOfRange {
+            literal: "100000000000000000000".into(),
+            at: "params.amount".into(),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("integer 100000000000000000000 at params.amount"),
+            "{text}"
+        );
+        assert!(text.contains("send it as a string"), "{text}");
     }
 }

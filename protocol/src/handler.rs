@@ -31,24 +31,48 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::contract::{Contract, Method, MethodKind, NotificationMethod};
-use crate::error::{Error, RpcError};
+use crate::error::{BoxError, Error, RpcError};
 use crate::validation::{decode, decode_params, encode_result};
 
 /// What a handler failed with. An [`RpcError`] goes to the caller as is; any other error becomes
 /// `-32603 "Internal error"` with `{"name","message"}` data (the peers' `exceptionToErrorData`).
 ///
-/// Any `std::error::Error` converts into it with `?`, so handlers can use their own error types.
+/// Everything that converts into `Box<dyn std::error::Error + Send + Sync>` converts into it
+/// with `?` or `.into()`, so a handler can return `Result<T, E>` with:
+/// * any `std::error::Error + Send + Sync + 'static` (its own error types, `std::io::Error`, …);
+/// * `Box<dyn std::error::Error + Send + Sync>` itself;
+/// * `anyhow::Error` (`anyhow::Result<T>`); with the `anyhow` feature its whole context chain
+///   becomes the message (`{:#}`) and its root cause names it, without it only the outermost
+///   context is kept;
+/// * `String` / `&'static str`, for a quick message.
+///
+/// (A plain `From<E: std::error::Error>` could not also accept `anyhow::Error` or the box:
+/// coherence forbids it, and users cannot add the impl themselves. Going through the box, which
+/// all of them already convert into, accepts every one.)
+///
+/// An [`RpcError`] anywhere among these (directly, boxed, or as an `anyhow` error's value) is
+/// the caller's answer unchanged.
+///
+/// `name` is the closest honest equivalent of Python's `type(exc).__name__`: the error's type
+/// name when the handler's error type is concrete (`DiskError`; `io::Error` rather than the
+/// uninformative `Error` for types every crate names `Error`), and for erased errors (the box,
+/// `anyhow`) the type recovered by downcasting to common error types, else the name the
+/// error's `Debug` output starts with (a derived `Debug` prints the type, or an enum's
+/// variant), else `Error` (as the TypeScript peer names a plain `new Error(…)`).
 pub struct HandlerError {
     name: String,
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    message: String,
+    source: BoxError,
 }
 
 impl HandlerError {
     /// An internal error with a chosen `name` and `message` (for failures that are not a type).
     pub fn internal(name: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
         Self {
             name: name.into(),
-            source: message.into().into(),
+            source: message.clone().into(),
+            message,
         }
     }
 
@@ -58,7 +82,7 @@ impl HandlerError {
             Some(rpc) => rpc.clone(),
             None => RpcError::internal(json!({
                 "name": self.name,
-                "message": self.source.to_string(),
+                "message": self.message,
             })),
         }
     }
@@ -68,15 +92,98 @@ impl HandlerError {
     pub fn is_rpc_error(&self) -> bool {
         self.source.is::<RpcError>()
     }
-}
 
-impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
-    fn from(error: E) -> Self {
+    /// The `name` the caller receives in `data`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `message` the caller receives in `data`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// From an already erased error: the name comes from what the box holds.
+    fn from_boxed(source: BoxError) -> Self {
         Self {
-            name: short_type_name::<E>().to_owned(),
-            source: Box::new(error),
+            name: erased_name(&*source),
+            message: source.to_string(),
+            source,
         }
     }
+
+    #[cfg(feature = "anyhow")]
+    fn from_anyhow(error: anyhow::Error) -> Self {
+        let error = match error.downcast::<RpcError>() {
+            Ok(rpc) => return Self::from_boxed(Box::new(rpc)),
+            Err(error) => error,
+        };
+        // `{:#}` is anyhow's "context: cause: root cause" chain; its plain `Display` is only the
+        // outermost context, which hides why the handler failed.
+        let message = format!("{error:#}");
+        let name = erased_name(error.root_cause());
+        Self {
+            name,
+            message,
+            source: error.into(),
+        }
+    }
+}
+
+impl<E: Into<BoxError> + 'static> From<E> for HandlerError {
+    fn from(error: E) -> Self {
+        #[cfg(feature = "anyhow")]
+        {
+            let mut slot = Some(error);
+            let any: &mut dyn Any = &mut slot;
+            if let Some(anyhow) = any
+                .downcast_mut::<Option<anyhow::Error>>()
+                .and_then(Option::take)
+            {
+                return Self::from_anyhow(anyhow);
+            }
+            match slot {
+                Some(error) => Self::from_typed(error),
+                None => Self::internal("Error", "handler failed"),
+            }
+        }
+        #[cfg(not(feature = "anyhow"))]
+        Self::from_typed(error)
+    }
+}
+
+impl HandlerError {
+    fn from_typed<E: Into<BoxError> + 'static>(error: E) -> Self {
+        let erased = is_erased::<E>();
+        let source: BoxError = error.into();
+        if std::any::type_name::<E>() == "anyhow::Error" {
+            // Without the `anyhow` feature the box hides anyhow's value from downcasts.
+            return Self {
+                name: "Error".to_owned(),
+                message: source.to_string(),
+                source,
+            };
+        }
+        if erased {
+            return Self::from_boxed(source);
+        }
+        Self {
+            name: static_name(std::any::type_name::<E>()),
+            message: source.to_string(),
+            source,
+        }
+    }
+}
+
+/// True for the error types whose static type says nothing about the failure: the box itself
+/// and message strings.
+fn is_erased<E: 'static>() -> bool {
+    use std::any::TypeId;
+    let id = TypeId::of::<E>();
+    id == TypeId::of::<BoxError>()
+        || id == TypeId::of::<String>()
+        || id == TypeId::of::<&'static str>()
+        || id == TypeId::of::<std::borrow::Cow<'static, str>>()
 }
 
 impl fmt::Debug for HandlerError {
@@ -87,16 +194,69 @@ impl fmt::Debug for HandlerError {
 
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.name, self.source)
+        write!(f, "{}: {}", self.name, self.message)
     }
 }
 
-/// `std::io::error::Error` → `Error`, `my_crate::DbError<T>` → `DbError`: the class-name
-/// equivalent of Python's `type(exc).__name__`.
-fn short_type_name<T: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<T>();
+/// The short name of a type, as Python's `type(exc).__name__` would give it:
+/// `my_crate::DbError<T>` → `DbError`. A type named just `Error` (the convention of
+/// `std::io`, `serde_json`, `reqwest`, …) keeps the module users write before it, skipping the
+/// private `error` module such types are defined in: `std::io::error::Error` → `io::Error`,
+/// `serde_json::error::Error` → `serde_json::Error`.
+fn static_name(full: &str) -> String {
     let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+    let mut segments = base.rsplit("::");
+    let last = segments.next().unwrap_or(base);
+    if last != "Error" {
+        return last.to_owned();
+    }
+    match segments.find(|s| *s != "error") {
+        Some(module) => format!("{module}::Error"),
+        None => last.to_owned(),
+    }
+}
+
+/// The name of an error known only as `dyn Error`: a downcast to the common error types first,
+/// else the leading identifier of its `Debug` output (a derived `Debug` starts with the type, or
+/// an enum's variant), else `Error`.
+fn erased_name(error: &(dyn std::error::Error + 'static)) -> String {
+    macro_rules! known {
+        ($($ty:ty),* $(,)?) => {
+            $(if error.is::<$ty>() {
+                return static_name(std::any::type_name::<$ty>());
+            })*
+        };
+    }
+    known!(
+        std::io::Error,
+        std::fmt::Error,
+        serde_json::Error,
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::num::TryFromIntError,
+        std::str::ParseBoolError,
+        std::str::Utf8Error,
+        std::string::FromUtf8Error,
+        std::net::AddrParseError,
+        tokio::time::error::Elapsed,
+        RpcError,
+    );
+    debug_type_name(error).unwrap_or_else(|| "Error".to_owned())
+}
+
+/// `DiskError`, `Timeout { after: 3 }`, `Parse("x")` → the identifier; a quoted string (the
+/// `Debug` of a boxed `String` message), a sentence or anything else → `None`.
+fn debug_type_name(error: &dyn std::error::Error) -> Option<String> {
+    let debug = format!("{error:?}");
+    let end = debug
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(debug.len());
+    let ident = &debug[..end];
+    let rest = &debug[end..];
+    let starts_upper = ident.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    // Not a sentence ("Failed to connect"): a derived `Debug` is `Name`, `Name(…)` or `Name {…}`.
+    let ends_well = rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {");
+    (starts_upper && ends_well).then(|| ident.to_owned())
 }
 
 /// What one handler invocation produced, before the dispatcher turns it into a response.
@@ -232,7 +392,7 @@ impl ServiceBuilder {
     /// as the peers do).
     pub fn build(self) -> Result<Service, Error> {
         if !self.errors.is_empty() {
-            return Err(Error::InvalidName(self.errors.join("; ")));
+            return Err(Error::Registration(self.errors.join("; ")));
         }
         Ok(Service {
             contract: self.contract,
@@ -355,7 +515,7 @@ mod tests {
         let io: HandlerError = std::io::Error::other("boom").into();
         assert_eq!(
             io.to_rpc_error().data,
-            json!({"name":"Error","message":"boom"})
+            json!({"name":"io::Error","message":"boom"})
         );
     }
 
@@ -370,8 +530,91 @@ mod tests {
     }
 
     #[test]
-    fn type_names_are_short() {
-        assert_eq!(short_type_name::<std::io::Error>(), "Error");
-        assert_eq!(short_type_name::<Vec<String>>(), "Vec");
+    fn type_names_are_short_and_say_something() {
+        assert_eq!(
+            static_name(std::any::type_name::<std::io::Error>()),
+            "io::Error"
+        );
+        assert_eq!(
+            static_name(std::any::type_name::<serde_json::Error>()),
+            "serde_json::Error"
+        );
+        assert_eq!(static_name(std::any::type_name::<DiskError>()), "DiskError");
+        assert_eq!(static_name(std::any::type_name::<Vec<String>>()), "Vec");
+        assert_eq!(static_name("Error"), "Error");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum DbError {
+        #[error("row {0} not found")]
+        NotFound(u32),
+    }
+
+    #[test]
+    fn boxed_errors_are_named_by_what_the_box_holds() {
+        let boxed: BoxError = Box::new(DiskError);
+        let err: HandlerError = boxed.into();
+        assert_eq!(
+            err.to_rpc_error().data,
+            json!({"name":"DiskError","message":"disk on fire"})
+        );
+        let boxed: BoxError = Box::new(std::io::Error::other("boom"));
+        let err: HandlerError = boxed.into();
+        assert_eq!(
+            err.to_rpc_error().data,
+            json!({"name":"io::Error","message":"boom"})
+        );
+        let boxed: BoxError = Box::new(DbError::NotFound(7));
+        let err: HandlerError = boxed.into();
+        assert_eq!(
+            err.to_rpc_error().data,
+            json!({"name":"NotFound","message":"row 7 not found"})
+        );
+        let boxed: BoxError = "plain message".into();
+        let err: HandlerError = boxed.into();
+        assert_eq!(
+            err.to_rpc_error().data,
+            json!({"name":"Error","message":"plain message"})
+        );
+        let err: HandlerError = String::from("Failed to connect").into();
+        assert_eq!(err.name(), "Error", "a message is not a type name");
+    }
+
+    #[test]
+    fn a_boxed_rpc_error_passes_through() {
+        let boxed: BoxError = Box::new(RpcError::new(-32001, "quota").with_data(json!(3)));
+        let err: HandlerError = boxed.into();
+        assert!(err.is_rpc_error());
+        assert_eq!(
+            err.to_rpc_error(),
+            RpcError::new(-32001, "quota").with_data(json!(3))
+        );
+    }
+
+    #[test]
+    fn anyhow_errors_convert() {
+        use anyhow::Context;
+        let failed: anyhow::Result<()> =
+            Err(std::io::Error::other("disk gone")).context("saving the order");
+        let err: HandlerError = failed.unwrap_err().into();
+        let data = err.to_rpc_error().data;
+        if cfg!(feature = "anyhow") {
+            // The whole chain, named by the root cause.
+            assert_eq!(
+                data,
+                json!({"name":"io::Error","message":"saving the order: disk gone"})
+            );
+        } else {
+            assert_eq!(data, json!({"name":"Error","message":"saving the order"}));
+        }
+        let rejected: anyhow::Error = RpcError::new(-32000, "division by zero").into();
+        let err: HandlerError = rejected.into();
+        assert_eq!(err.is_rpc_error(), cfg!(feature = "anyhow"));
+        if cfg!(feature = "anyhow") {
+            assert_eq!(
+                err.to_rpc_error(),
+                RpcError::new(-32000, "division by zero")
+            );
+        }
     }
 }

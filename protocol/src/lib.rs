@@ -7,7 +7,7 @@
 //! * [`contract`]: typed method descriptors and contracts, declared once for both sides.
 //! * [`handler`]: a [`Service`] is a contract plus async handlers.
 //! * [`dispatcher`]: the validation pipeline (params → handler → result → response).
-//! * [`RpcServerCore`] / [`RpcClientCore`]: lifecycle and calls over a [`transport`].
+//! * [`RpcServerCore`] / [`RpcClientCore`]: lifecycle ([`State`]) and calls over a [`transport`].
 //! * [`error`]: [`RpcError`] (on the wire), [`ProtocolError`], [`TransportError`].
 //!
 //! This crate does no I/O; transports live in `clamator-over-memory` and `clamator-over-redis`.
@@ -25,6 +25,7 @@ pub mod names;
 pub mod omit_none;
 pub mod replies;
 pub mod server;
+pub mod state;
 pub mod transport;
 pub mod validation;
 
@@ -33,9 +34,10 @@ pub use contract::{Contract, ContractBuilder, Method, MethodDef, MethodKind, Not
 pub use dispatcher::{Dispatcher, InFlight};
 pub use envelope::{Envelope, Id, Notification, Request, Response};
 pub use error::{
-    codes, Error, InvalidReason, InvalidRequest, ProtocolError, RpcError, State, TransportError,
+    codes, BoxError, Error, InvalidReason, InvalidRequest, ProtocolError, RpcError, TransportError,
 };
 pub use handler::{HandlerError, NotificationOutput, Service, ServiceBuilder};
 pub use replies::{Replies, SendMark};
 pub use server::{RpcServerCore, DEFAULT_STOP_GRACE};
+pub use state::State;
 pub use transport::{ClientTransport, DynClientTransport, ServerTransport};

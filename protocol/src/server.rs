@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::dispatcher::{Dispatcher, InFlight};
 use crate::envelope::{Envelope, Response};
-use crate::error::{Error, RpcError, State};
+use crate::error::{Error, RpcError};
 use crate::handler::Service;
+use crate::state::State;
 use crate::transport::ServerTransport;
 
 /// The peers' default drain window for `stop`.

@@ -17,13 +17,13 @@ pub(crate) struct Backoff {
     max: Duration,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self::new(INITIAL, MAX)
-    }
-}
-
 impl Backoff {
+    /// The reconnect schedule of a transport's loops, as its connection options set it.
+    pub(crate) fn reconnect(opts: &crate::options::ConnectionOptions) -> Self {
+        let (first, max) = opts.reconnect_backoff();
+        Self::new(first, max)
+    }
+
     /// A schedule from `first` to `max` (for retries that a waiting caller cannot afford to
     /// space by [`MAX`]).
     pub(crate) fn new(first: Duration, max: Duration) -> Self {
@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn grows_to_the_cap_with_jitter_and_resets() {
-        let mut b = Backoff::default();
+        let mut b = Backoff::new(INITIAL, MAX);
         let first = b.next_delay();
         assert!(first >= INITIAL / 2 && first < INITIAL);
         let mut last = first;

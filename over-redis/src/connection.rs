@@ -10,8 +10,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError};
 
-/// How long to wait for a TCP connection to Redis.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::options::ConnectionOptions;
 
 /// True when the connection itself failed (I/O, timeout, protocol), so it must be replaced;
 /// false for a server's reply error such as `BUSYGROUP` or `WRONGTYPE`.
@@ -58,6 +57,7 @@ pub(crate) fn has_code(e: &RedisError, code: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct SharedConnection {
     client: redis::Client,
+    connect_timeout: Duration,
     response_timeout: Duration,
     slot: Mutex<Option<(u64, MultiplexedConnection)>>,
     connecting: tokio::sync::Mutex<()>,
@@ -65,10 +65,13 @@ pub(crate) struct SharedConnection {
 }
 
 impl SharedConnection {
-    pub(crate) fn new(client: redis::Client, response_timeout: Duration) -> Self {
+    /// Opens connections from `client` with the timeouts of `opts` (`command_timeout` as the
+    /// response timeout).
+    pub(crate) fn new(client: redis::Client, opts: &ConnectionOptions) -> Self {
         Self {
             client,
-            response_timeout,
+            connect_timeout: opts.connect_timeout(),
+            response_timeout: opts.command_timeout(),
             slot: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
@@ -88,7 +91,12 @@ impl SharedConnection {
         if let Some(c) = self.current() {
             return Ok(c);
         }
-        let conn = open(&self.client, Some(self.response_timeout)).await?;
+        let conn = open(
+            &self.client,
+            self.connect_timeout,
+            Some(self.response_timeout),
+        )
+        .await?;
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, conn.clone()));
         Ok((generation, conn))
@@ -133,12 +141,13 @@ impl SharedConnection {
 }
 
 /// Opens a connection whose commands may take up to `response_timeout` (`None`: no limit).
-pub(crate) async fn open(
+async fn open(
     client: &redis::Client,
+    connect_timeout: Duration,
     response_timeout: Option<Duration>,
 ) -> Result<MultiplexedConnection, RedisError> {
     let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_connection_timeout(Some(connect_timeout))
         .set_response_timeout(response_timeout);
     client
         .get_multiplexed_async_connection_with_config(&config)
@@ -149,8 +158,9 @@ pub(crate) async fn open(
 /// only a dead connection times out.
 pub(crate) async fn open_blocking(
     client: &redis::Client,
+    opts: &ConnectionOptions,
     block: Duration,
-    command_timeout: Duration,
 ) -> Result<MultiplexedConnection, RedisError> {
-    open(client, Some(block + command_timeout)).await
+    let response_timeout = block + opts.command_timeout();
+    open(client, opts.connect_timeout(), Some(response_timeout)).await
 }

@@ -17,8 +17,8 @@
 mod backoff;
 mod client;
 mod connection;
-mod entry;
 pub mod keys;
+mod ops;
 mod options;
 mod server;
 mod stats;
@@ -34,7 +34,10 @@ pub use keys::{
     command_stream, consumer_group_name, consumer_name, dead_letter_stream, reply_stream,
     reply_stream_prefix,
 };
-pub use options::{RedisClientOptions, RedisServerOptions, DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL};
+pub use options::{
+    ConnectionOptions, OptionsError, RedisClientOptions, RedisServerOptions, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_URL,
+};
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 
@@ -45,42 +48,46 @@ pub use stats::{ClientStats, ServerStats};
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod fuzzing {
-    use crate::entry::{self, StreamEntry};
+    use crate::ops::reply::{self, Entries};
     use redis::Value;
 
     pub type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
 
-    fn plain(entries: Vec<StreamEntry>) -> Vec<Entry> {
-        entries.into_iter().map(|e| (e.id, e.fields)).collect()
+    fn plain(entries: Entries) -> (Vec<Entry>, Vec<String>) {
+        let live = entries.live.into_iter().map(|e| (e.id, e.fields)).collect();
+        (live, entries.deleted)
     }
 
     pub fn read_reply(v: &Value) -> (Vec<Entry>, Vec<String>) {
-        let (live, deleted) = entry::read_reply(v);
-        (plain(live), deleted)
+        plain(reply::read_reply(v))
     }
 
     pub fn autoclaim_reply(v: &Value) -> (String, Vec<Entry>, Vec<String>) {
-        let (cursor, live, deleted) = entry::autoclaim_reply(v);
-        (cursor, plain(live), deleted)
+        let page = reply::autoclaim_reply(v);
+        let (live, deleted) = plain(page.entries);
+        (page.next, live, deleted)
     }
 
     pub fn pending_deliveries(v: &Value) -> Vec<(String, u64)> {
-        entry::pending_deliveries(v)
+        reply::pending_deliveries(v)
     }
 
     pub fn pending_min_id(v: &Value) -> Option<String> {
-        entry::pending_min_id(v)
+        reply::pending_min_id(v)
     }
 
     pub fn groups(v: &Value) -> Vec<(String, i64, String)> {
-        let groups = entry::groups(v).into_iter();
+        let groups = reply::groups(v).into_iter();
         groups
-            .map(|g| (g.name, g.pending, g.last_delivered_id))
+            .map(|g| {
+                let pending = i64::try_from(g.pending).unwrap_or(i64::MAX);
+                (g.name, pending, g.last_delivered_id)
+            })
             .collect()
     }
 
     pub fn parse_id(id: &str) -> Option<(u64, u64)> {
-        entry::parse_id(id)
+        reply::parse_id(id)
     }
 }
 

@@ -1,31 +1,279 @@
 //! Options for servers and clients, with the peers' defaults where they have one (spec §6.3).
+//!
+//! Every option type is built from `new` and `with_*` setters and read through getters: its
+//! fields are private, so the checks in `validate` cannot be bypassed. Setters take any value
+//! and keep chaining; a value that cannot work (a zero handler limit that would never read, a
+//! `BLOCK` below 1 ms that Redis would read as `BLOCK 0`, wait forever, …) is refused with an
+//! [`OptionsError`] by `validate`, which the transport's `start` runs first.
 
+use std::fmt;
 use std::time::Duration;
 
 use clamator_protocol::{Error, TransportError};
 use tokio::sync::Semaphore;
 
-/// Where a transport gets its Redis connections from.
+use crate::backoff;
+
+/// Default [`RedisClientOptions::with_max_in_flight`]: below the peers' reply stream cap of
+/// 1 024, with room for late and duplicate replies.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+
+/// Used when no client, URL or `REDIS_URL` is given (the peers' default).
+pub const DEFAULT_URL: &str = "redis://localhost:6379";
+
+/// The shortest `BLOCK` (and call timeout): Redis takes whole milliseconds, and `BLOCK 0` means
+/// "wait forever".
+const MIN_MILLIS: Duration = Duration::from_millis(1);
+
+/// The shortest trim interval: trimming more often only costs round trips.
+const MIN_TRIM_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Why options were refused (by `validate`, and so by the transport's `start`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// Both an injected client and a URL were given: which one is meant is not clear.
+    ClientAndUrl,
+    /// A count below its minimum (e.g. `max_concurrent_handlers = 0`, a server that would never
+    /// read).
+    TooSmall {
+        /// The option's name.
+        option: &'static str,
+        /// The smallest value it takes.
+        min: usize,
+        /// The value given.
+        value: usize,
+    },
+    /// A count above its maximum (e.g. more handler slots than a semaphore holds).
+    TooLarge {
+        /// The option's name.
+        option: &'static str,
+        /// The largest value it takes.
+        max: usize,
+        /// The value given.
+        value: usize,
+    },
+    /// A duration below its minimum (e.g. `block = 0`, which Redis reads as "wait forever").
+    TooShort {
+        /// The option's name.
+        option: &'static str,
+        /// The shortest duration it takes.
+        min: Duration,
+        /// The duration given.
+        value: Duration,
+    },
+    /// An empty string where a name is needed (an empty instance id names no consumer and no
+    /// reply stream a server accepts).
+    Empty {
+        /// The option's name.
+        option: &'static str,
+    },
+    /// `group_start_id` is neither `$` nor a stream id.
+    InvalidStartId(String),
+    /// The reconnect backoff's longest delay is below its first.
+    BackoffOrder {
+        /// The first delay.
+        first: Duration,
+        /// The longest delay.
+        max: Duration,
+    },
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClientAndUrl => f.write_str("provide either `redis` or `redis_url`, not both"),
+            Self::TooSmall { option, min, value } => {
+                write!(f, "`{option}` must be at least {min} (got {value})")
+            }
+            Self::TooLarge { option, max, value } => {
+                write!(f, "`{option}` must be at most {max} (got {value})")
+            }
+            Self::TooShort { option, min, value } => {
+                write!(f, "`{option}` must be at least {min:?} (got {value:?})")
+            }
+            Self::Empty { option } => write!(f, "`{option}` must not be empty"),
+            Self::InvalidStartId(id) => write!(
+                f,
+                "`group_start_id` must be `$` or a stream id such as `0` (got \"{id}\")"
+            ),
+            Self::BackoffOrder { first, max } => write!(
+                f,
+                "reconnect backoff: the longest delay ({max:?}) is below the first ({first:?})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
+fn at_least(option: &'static str, value: usize, min: usize) -> Result<(), OptionsError> {
+    if value < min {
+        return Err(OptionsError::TooSmall { option, min, value });
+    }
+    Ok(())
+}
+
+fn at_most(option: &'static str, value: usize, max: usize) -> Result<(), OptionsError> {
+    if value > max {
+        return Err(OptionsError::TooLarge { option, max, value });
+    }
+    Ok(())
+}
+
+fn not_shorter(option: &'static str, value: Duration, min: Duration) -> Result<(), OptionsError> {
+    if value < min {
+        return Err(OptionsError::TooShort { option, min, value });
+    }
+    Ok(())
+}
+
+fn not_empty(option: &'static str, value: &str) -> Result<(), OptionsError> {
+    if value.is_empty() {
+        return Err(OptionsError::Empty { option });
+    }
+    Ok(())
+}
+
+fn new_instance_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Where a transport gets its Redis connections from and how it treats them; the same for
+/// servers and clients (set it with `with_connection`, or the `with_redis` / `with_redis_url`
+/// shorthands of either options type).
 ///
 /// Exactly one of an injected client or a URL may be given (as the peers require); with
-/// neither, `REDIS_URL` is read, else `redis://localhost:6379`.
-pub(crate) fn resolve_client(
-    client: Option<&redis::Client>,
-    url: Option<&str>,
-) -> Result<redis::Client, Error> {
-    match (client, url) {
-        (Some(_), Some(_)) => Err(TransportError::Config(
-            "provide either `redis` or `redis_url`, not both".to_owned(),
-        )
-        .into()),
-        (Some(c), None) => Ok(c.clone()),
-        (None, Some(u)) => open(u),
-        (None, None) => {
-            let url = std::env::var("REDIS_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| DEFAULT_URL.to_owned());
-            open(&url)
+/// neither, `REDIS_URL` is read at start, else [`DEFAULT_URL`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionOptions {
+    redis: Option<redis::Client>,
+    redis_url: Option<String>,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    reconnect_first: Duration,
+    reconnect_max: Duration,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConnectionOptions {
+    /// Defaults: `REDIS_URL` or [`DEFAULT_URL`], 2 s to connect, 10 s per non-blocking command,
+    /// reconnect backoff 100 ms → 30 s.
+    pub fn new() -> Self {
+        Self {
+            redis: None,
+            redis_url: None,
+            connect_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(10),
+            reconnect_first: backoff::INITIAL,
+            reconnect_max: backoff::MAX,
+        }
+    }
+
+    /// Uses this client's connection settings (exclusive with a URL), e.g. for TLS or auth
+    /// set up in code.
+    #[must_use]
+    pub fn with_redis(mut self, client: redis::Client) -> Self {
+        self.redis = Some(client);
+        self
+    }
+
+    /// Connects to this URL (exclusive with an injected client).
+    #[must_use]
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// How long opening a TCP connection to Redis may take (at least 1 ms).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The response timeout of non-blocking commands (at least 1 ms); blocking reads get their
+    /// `BLOCK` on top, so only a dead connection times out.
+    #[must_use]
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// The delays between reconnect attempts of every loop: from `first` (at least 1 ms)
+    /// doubling to `max` (at least `first`), each jittered to half to full, so loops spread
+    /// out instead of hammering a Redis that is down.
+    #[must_use]
+    pub fn with_reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.reconnect_first = first;
+        self.reconnect_max = max;
+        self
+    }
+
+    /// The injected client, if any.
+    pub fn redis(&self) -> Option<&redis::Client> {
+        self.redis.as_ref()
+    }
+
+    /// The URL, if one was given.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url.as_deref()
+    }
+
+    /// See [`with_connect_timeout`](Self::with_connect_timeout).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// See [`with_command_timeout`](Self::with_command_timeout).
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
+    /// `(first, max)`; see [`with_reconnect_backoff`](Self::with_reconnect_backoff).
+    pub fn reconnect_backoff(&self) -> (Duration, Duration) {
+        (self.reconnect_first, self.reconnect_max)
+    }
+
+    /// Refuses a client together with a URL, and timeouts or delays below 1 ms. A URL is parsed
+    /// (and `REDIS_URL` read) only at start.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.redis.is_some() && self.redis_url.is_some() {
+            return Err(OptionsError::ClientAndUrl);
+        }
+        not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
+        not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
+        not_shorter("reconnect_backoff", self.reconnect_first, MIN_MILLIS)?;
+        if self.reconnect_max < self.reconnect_first {
+            return Err(OptionsError::BackoffOrder {
+                first: self.reconnect_first,
+                max: self.reconnect_max,
+            });
+        }
+        Ok(())
+    }
+
+    /// The client to open connections from: the injected one, else one for the URL, else for
+    /// `REDIS_URL`, else for [`DEFAULT_URL`].
+    pub(crate) fn resolve(&self) -> Result<redis::Client, Error> {
+        self.validate()
+            .map_err(|e| TransportError::Config(e.to_string()))?;
+        match (&self.redis, &self.redis_url) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Some(u)) => open(u),
+            (None, None) => {
+                let url = std::env::var("REDIS_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| DEFAULT_URL.to_owned());
+                open(&url)
+            }
         }
     }
 }
@@ -35,117 +283,51 @@ fn open(url: &str) -> Result<redis::Client, Error> {
         .map_err(|e| TransportError::backend(format!("invalid redis url \"{url}\""), e).into())
 }
 
-/// Default [`RedisClientOptions::max_in_flight`]: below the peers' reply stream cap of 1 024,
-/// with room for late and duplicate replies.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
-
-/// Used when no client, URL or `REDIS_URL` is given (the peers' default).
-pub const DEFAULT_URL: &str = "redis://localhost:6379";
-
-fn new_instance_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// The setters both option types share: where connections come from, the instance id, and
-/// the timeouts of blocking and non-blocking commands.
-macro_rules! common_setters {
-    () => {
-        /// Uses this client's connection settings (exclusive with a URL).
-        #[must_use]
-        pub fn with_redis(mut self, client: redis::Client) -> Self {
-            self.redis = Some(client);
-            self
-        }
-
-        /// Connects to this URL (exclusive with an injected client).
-        #[must_use]
-        pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
-            self.redis_url = Some(url.into());
-            self
-        }
-
-        /// Sets the instance id (the consumer name or reply stream suffix).
-        #[must_use]
-        pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
-            self.instance_id = id.into();
-            self
-        }
-
-        /// Sets `BLOCK` of the blocking reads (at least 1 ms).
-        #[must_use]
-        pub fn with_block(mut self, block: Duration) -> Self {
-            self.block = block.max(Duration::from_millis(1));
-            self
-        }
-
-        /// Sets the response timeout of non-blocking commands.
-        #[must_use]
-        pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
-            self.command_timeout = timeout;
-            self
-        }
-    };
-}
-
-/// Server options. Build with [`RedisServerOptions::new`] and the `with_*` methods; fields are
-/// public to read.
+/// Server options: `RedisServerOptions::new(prefix)` then `with_*` setters; checked by
+/// [`validate`](Self::validate) (and so by `start`).
+///
+/// ```
+/// use std::time::Duration;
+/// use clamator_over_redis::{OptionsError, RedisServerOptions};
+///
+/// let opts = RedisServerOptions::new("app")
+///     .with_redis_url("redis://127.0.0.1:6379")
+///     .with_max_concurrent_handlers(64)
+///     .with_handler_timeout(Some(Duration::from_secs(30)));
+/// assert_eq!(opts.max_concurrent_handlers(), 64);
+/// assert!(opts.validate().is_ok());
+///
+/// // A server that could never read is refused, not started.
+/// let err = RedisServerOptions::new("app").with_max_concurrent_handlers(0).validate();
+/// assert!(matches!(err, Err(OptionsError::TooSmall { option: "max_concurrent_handlers", .. })));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RedisServerOptions {
-    /// Prefix of every key (used literally, any string).
-    pub key_prefix: String,
-    /// Injected client (connections are opened from it). Exclusive with `redis_url`.
-    pub redis: Option<redis::Client>,
-    /// Redis URL. Exclusive with `redis`.
-    pub redis_url: Option<String>,
-    /// Names this server's consumers `<service>:<instance_id>`. Default: a fresh UUID v4.
-    pub instance_id: String,
-    /// Pending entries idle this long are reclaimed from dead servers. Default 60 000 ms (peer).
-    pub claim_idle: Duration,
-    /// How often to look for entries to reclaim. Default: `max(1 s, claim_idle / 4)` (peer).
-    pub reclaim_interval: Option<Duration>,
-    /// `MAXLEN ~` on reply streams. Default 1024 (peer).
-    pub reply_stream_max_len: usize,
-    /// Expiry set on a reply stream at every reply, so a stream of a vanished client cannot leak.
-    /// Default 1 hour; `None` sets no expiry (as the peer).
-    pub reply_stream_ttl: Option<Duration>,
-    /// How often acknowledged entries are trimmed from command streams (`XTRIM MINID`); a
-    /// busy stream is also trimmed after every 1024 acknowledgements. Default 1 s.
-    pub trim_interval: Duration,
-    /// How long the transport's stop waits for replies being written. Default 5 000 ms (peer).
-    pub shutdown_grace: Duration,
-    /// `XGROUP CREATE` start id. Default `$` (peer); `0` also serves entries written before any
-    /// server ever ran.
-    pub group_start_id: String,
-    /// Handlers running at once per service; reading stops while all are busy. Default 256.
-    pub max_concurrent_handlers: usize,
-    /// A handler running longer is abandoned and the caller gets
-    /// [`HANDLER_TIMEOUT`](crate::codes::HANDLER_TIMEOUT). Default `None` (no limit, as the peer).
-    pub handler_timeout: Option<Duration>,
-    /// An entry delivered more often than this (its handler never finished, e.g. the server
-    /// crashed each time) is moved to `<prefix>:dead:<service>`. Default 5.
-    pub max_deliveries: u64,
-    /// `MAXLEN ~` on dead-letter streams. Default 10 000.
-    pub dead_letter_max_len: usize,
-    /// Entries fetched per read by an idle server. Default 16 (peer). A busy server reads up to
-    /// as many entries as it is already running (fewer reads per call under load), and never
-    /// more than its free handler slots.
-    pub read_count: usize,
-    /// `BLOCK` of the command reads. Default 1 000 ms (peer).
-    pub block: Duration,
-    /// Response timeout of non-blocking commands. Default 10 s.
-    pub command_timeout: Duration,
+    key_prefix: String,
+    connection: ConnectionOptions,
+    instance_id: String,
+    claim_idle: Duration,
+    reclaim_interval: Option<Duration>,
+    reply_stream_max_len: usize,
+    reply_stream_ttl: Option<Duration>,
+    trim_interval: Duration,
+    shutdown_grace: Duration,
+    group_start_id: String,
+    max_concurrent_handlers: usize,
+    handler_timeout: Option<Duration>,
+    max_deliveries: u64,
+    dead_letter_max_len: usize,
+    read_count: usize,
+    block: Duration,
 }
 
 impl RedisServerOptions {
-    common_setters!();
-
-    /// Defaults for `key_prefix`.
+    /// Defaults for `key_prefix` (the prefix of every key, used literally).
     pub fn new(key_prefix: impl Into<String>) -> Self {
         Self {
             key_prefix: key_prefix.into(),
-            redis: None,
-            redis_url: None,
+            connection: ConnectionOptions::new(),
             instance_id: new_instance_id(),
             claim_idle: Duration::from_millis(60_000),
             reclaim_interval: None,
@@ -160,92 +342,261 @@ impl RedisServerOptions {
             dead_letter_max_len: 10_000,
             read_count: 16,
             block: Duration::from_millis(1_000),
-            command_timeout: Duration::from_secs(10),
         }
     }
 
-    /// Sets how often acknowledged entries are trimmed (at least 10 ms).
+    /// Sets where connections come from and how they are treated.
     #[must_use]
-    pub fn with_trim_interval(mut self, every: Duration) -> Self {
-        self.trim_interval = every.max(Duration::from_millis(10));
+    pub fn with_connection(mut self, connection: ConnectionOptions) -> Self {
+        self.connection = connection;
         self
     }
 
-    /// Sets the reclaim idle time.
+    /// Shorthand for [`ConnectionOptions::with_redis`] on this server's connection options.
+    #[must_use]
+    pub fn with_redis(mut self, client: redis::Client) -> Self {
+        self.connection = self.connection.with_redis(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_redis_url`] on this server's connection options.
+    #[must_use]
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.connection = self.connection.with_redis_url(url);
+        self
+    }
+
+    /// Sets the instance id, which names this server's consumers `<service>:<instance_id>`
+    /// (not empty). Default: a fresh UUID v4.
+    #[must_use]
+    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = id.into();
+        self
+    }
+
+    /// Sets how long a pending entry must be idle before this server reclaims it from a dead
+    /// one (`XAUTOCLAIM` min idle, at least 1 ms). Default 60 000 ms (peer).
     #[must_use]
     pub fn with_claim_idle(mut self, idle: Duration) -> Self {
         self.claim_idle = idle;
         self
     }
 
-    /// Sets the reclaim cadence.
+    /// Sets how often to look for entries to reclaim (at least 1 ms). Default:
+    /// `max(1 s, claim_idle / 4)` (peer).
     #[must_use]
     pub fn with_reclaim_interval(mut self, every: Duration) -> Self {
         self.reclaim_interval = Some(every);
         self
     }
 
-    /// Sets `MAXLEN ~` for reply streams.
+    /// Sets `MAXLEN ~` on reply streams (at least 1). Default 1024 (peer).
     #[must_use]
     pub fn with_reply_stream_max_len(mut self, n: usize) -> Self {
         self.reply_stream_max_len = n;
         self
     }
 
-    /// Sets (or with `None` removes) the reply stream expiry.
+    /// Sets the expiry put on a reply stream at every reply, so a stream of a vanished client
+    /// cannot leak (at least 1 ms); `None` sets none (as the peer). Default 1 hour.
     #[must_use]
     pub fn with_reply_stream_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.reply_stream_ttl = ttl;
         self
     }
 
-    /// Sets the transport's stop window for replies being written.
+    /// Sets how often acknowledged entries are trimmed from command streams (`XTRIM MINID`, at
+    /// least 10 ms); a busy stream is also trimmed after every 1024 acknowledgements.
+    /// Default 1 s.
+    #[must_use]
+    pub fn with_trim_interval(mut self, every: Duration) -> Self {
+        self.trim_interval = every;
+        self
+    }
+
+    /// Sets how long the transport's stop waits for replies being written. Default 5 000 ms
+    /// (peer).
     #[must_use]
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
     }
 
-    /// Sets the `XGROUP CREATE` start id.
+    /// Sets the `XGROUP CREATE` start id: `$` (default, peer) or a stream id; `0` also serves
+    /// entries written before any server ever ran.
     #[must_use]
     pub fn with_group_start_id(mut self, id: impl Into<String>) -> Self {
         self.group_start_id = id.into();
         self
     }
 
-    /// Sets the concurrent handler limit per service (at least 1).
+    /// Sets how many handlers run at once per service (at least 1); reading stops while all
+    /// are busy. Default 256.
     #[must_use]
     pub fn with_max_concurrent_handlers(mut self, n: usize) -> Self {
-        self.max_concurrent_handlers = n.max(1);
+        self.max_concurrent_handlers = n;
         self
     }
 
-    /// Sets (or with `None` removes) the handler timeout.
+    /// Sets the handler timeout (at least 1 ms): a handler running longer is abandoned and the
+    /// caller gets [`HANDLER_TIMEOUT`](crate::codes::HANDLER_TIMEOUT). `None` (default, as the
+    /// peer): no limit.
     #[must_use]
     pub fn with_handler_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.handler_timeout = timeout;
         self
     }
 
-    /// Sets the delivery limit before dead-lettering (at least 1).
+    /// Sets how often an entry may be delivered (at least 1): one delivered more often (its
+    /// handler never finished, e.g. the server crashed each time) is moved to
+    /// `<prefix>:dead:<service>`. Default 5.
     #[must_use]
     pub fn with_max_deliveries(mut self, n: u64) -> Self {
-        self.max_deliveries = n.max(1);
+        self.max_deliveries = n;
         self
     }
 
-    /// Sets `MAXLEN ~` for dead-letter streams.
+    /// Sets `MAXLEN ~` on dead-letter streams (at least 1). Default 10 000.
     #[must_use]
     pub fn with_dead_letter_max_len(mut self, n: usize) -> Self {
         self.dead_letter_max_len = n;
         self
     }
 
-    /// Sets the most entries fetched per read (at least 1).
+    /// Sets the entries fetched per read by an idle server (at least 1). Default 16 (peer). A
+    /// busy server reads up to as many entries as it is already running (fewer reads per call
+    /// under load), and never more than its free handler slots.
     #[must_use]
     pub fn with_read_count(mut self, n: usize) -> Self {
-        self.read_count = n.max(1);
+        self.read_count = n;
         self
+    }
+
+    /// Sets `BLOCK` of the command reads (at least 1 ms: `BLOCK 0` would wait forever).
+    /// Default 1 000 ms (peer).
+    #[must_use]
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// The prefix of every key.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Where connections come from and how they are treated.
+    pub fn connection(&self) -> &ConnectionOptions {
+        &self.connection
+    }
+
+    /// See [`with_instance_id`](Self::with_instance_id).
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// See [`with_claim_idle`](Self::with_claim_idle).
+    pub fn claim_idle(&self) -> Duration {
+        self.claim_idle
+    }
+
+    /// The reclaim cadence set with [`with_reclaim_interval`](Self::with_reclaim_interval);
+    /// `None`: the default, `max(1 s, claim_idle / 4)`.
+    pub fn reclaim_interval(&self) -> Option<Duration> {
+        self.reclaim_interval
+    }
+
+    /// See [`with_reply_stream_max_len`](Self::with_reply_stream_max_len).
+    pub fn reply_stream_max_len(&self) -> usize {
+        self.reply_stream_max_len
+    }
+
+    /// See [`with_reply_stream_ttl`](Self::with_reply_stream_ttl).
+    pub fn reply_stream_ttl(&self) -> Option<Duration> {
+        self.reply_stream_ttl
+    }
+
+    /// See [`with_trim_interval`](Self::with_trim_interval).
+    pub fn trim_interval(&self) -> Duration {
+        self.trim_interval
+    }
+
+    /// See [`with_shutdown_grace`](Self::with_shutdown_grace).
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
+    }
+
+    /// See [`with_group_start_id`](Self::with_group_start_id).
+    pub fn group_start_id(&self) -> &str {
+        &self.group_start_id
+    }
+
+    /// See [`with_max_concurrent_handlers`](Self::with_max_concurrent_handlers).
+    pub fn max_concurrent_handlers(&self) -> usize {
+        self.max_concurrent_handlers
+    }
+
+    /// See [`with_handler_timeout`](Self::with_handler_timeout).
+    pub fn handler_timeout(&self) -> Option<Duration> {
+        self.handler_timeout
+    }
+
+    /// See [`with_max_deliveries`](Self::with_max_deliveries).
+    pub fn max_deliveries(&self) -> u64 {
+        self.max_deliveries
+    }
+
+    /// See [`with_dead_letter_max_len`](Self::with_dead_letter_max_len).
+    pub fn dead_letter_max_len(&self) -> usize {
+        self.dead_letter_max_len
+    }
+
+    /// See [`with_read_count`](Self::with_read_count).
+    pub fn read_count(&self) -> usize {
+        self.read_count
+    }
+
+    /// See [`with_block`](Self::with_block).
+    pub fn block(&self) -> Duration {
+        self.block
+    }
+
+    /// Refuses values that cannot work: zero counts and limits, durations below their minimum,
+    /// an empty instance id, a start id that is neither `$` nor a stream id, and inconsistent
+    /// connection options. The first problem found is reported.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.connection.validate()?;
+        not_empty("instance_id", &self.instance_id)?;
+        not_shorter("claim_idle", self.claim_idle, MIN_MILLIS)?;
+        if let Some(every) = self.reclaim_interval {
+            not_shorter("reclaim_interval", every, MIN_MILLIS)?;
+        }
+        at_least("reply_stream_max_len", self.reply_stream_max_len, 1)?;
+        if let Some(ttl) = self.reply_stream_ttl {
+            not_shorter("reply_stream_ttl", ttl, MIN_MILLIS)?;
+        }
+        not_shorter("trim_interval", self.trim_interval, MIN_TRIM_INTERVAL)?;
+        let start = self.group_start_id.as_str();
+        if start != "$" && crate::ops::parse_id(start).is_none() {
+            return Err(OptionsError::InvalidStartId(self.group_start_id.clone()));
+        }
+        let handlers = self.max_concurrent_handlers;
+        at_least("max_concurrent_handlers", handlers, 1)?;
+        at_most("max_concurrent_handlers", handlers, Semaphore::MAX_PERMITS)?;
+        if let Some(limit) = self.handler_timeout {
+            not_shorter("handler_timeout", limit, MIN_MILLIS)?;
+        }
+        if self.max_deliveries == 0 {
+            return Err(OptionsError::TooSmall {
+                option: "max_deliveries",
+                min: 1,
+                value: 0,
+            });
+        }
+        at_least("dead_letter_max_len", self.dead_letter_max_len, 1)?;
+        at_least("read_count", self.read_count, 1)?;
+        not_shorter("block", self.block, MIN_MILLIS)?;
+        Ok(())
     }
 
     pub(crate) fn effective_reclaim_interval(&self) -> Duration {
@@ -254,82 +605,333 @@ impl RedisServerOptions {
     }
 }
 
-/// Client options. Build with [`RedisClientOptions::new`] and the `with_*` methods.
+/// Client options: `RedisClientOptions::new(prefix)` then `with_*` setters; checked by
+/// [`validate`](Self::validate) (and so by `start`).
+///
+/// ```
+/// use std::time::Duration;
+/// use clamator_over_redis::{ConnectionOptions, OptionsError, RedisClientOptions};
+///
+/// let opts = RedisClientOptions::new("app")
+///     .with_connection(
+///         ConnectionOptions::new()
+///             .with_redis_url("redis://127.0.0.1:6379")
+///             .with_command_timeout(Duration::from_secs(2)),
+///     )
+///     .with_default_timeout(Duration::from_secs(5));
+/// assert!(opts.validate().is_ok());
+///
+/// // `BLOCK 0` would wait forever: refused.
+/// let err = RedisClientOptions::new("app").with_block(Duration::ZERO).validate();
+/// assert!(matches!(err, Err(OptionsError::TooShort { option: "block", .. })));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RedisClientOptions {
-    /// Prefix of every key (used literally, any string).
-    pub key_prefix: String,
-    /// Injected client. Exclusive with `redis_url`.
-    pub redis: Option<redis::Client>,
-    /// Redis URL. Exclusive with `redis`.
-    pub redis_url: Option<String>,
-    /// Names the reply stream `<prefix>:replies:<instance_id>`. Default: a fresh UUID v4.
-    pub instance_id: String,
-    /// Timeout of calls that do not give their own. Default 30 000 ms (peer).
-    pub default_timeout: Duration,
-    /// `BLOCK` of the reply reads. Default 1 000 ms (peer).
-    pub block: Duration,
-    /// Response timeout of non-blocking commands (XADD). Default 10 s.
-    pub command_timeout: Duration,
-    /// Fail a call at once with "no server for service" when its command stream has no consumer
-    /// group (nobody ever served it). Default true.
-    pub fail_fast_without_server: bool,
-    /// How long a seen consumer group is trusted before it is checked again. Default 5 s.
-    pub group_check_ttl: Duration,
-    /// Calls waiting for a reply at once; more callers wait for a slot (within their timeout).
-    /// Default 1 000. See [`with_max_in_flight`](Self::with_max_in_flight).
-    pub max_in_flight: usize,
+    key_prefix: String,
+    connection: ConnectionOptions,
+    instance_id: String,
+    default_timeout: Duration,
+    block: Duration,
+    fail_fast_without_server: bool,
+    group_check_ttl: Duration,
+    max_in_flight: usize,
 }
 
 impl RedisClientOptions {
-    common_setters!();
-
-    /// Defaults for `key_prefix`.
+    /// Defaults for `key_prefix` (the prefix of every key, used literally).
     pub fn new(key_prefix: impl Into<String>) -> Self {
         Self {
             key_prefix: key_prefix.into(),
-            redis: None,
-            redis_url: None,
+            connection: ConnectionOptions::new(),
             instance_id: new_instance_id(),
             default_timeout: clamator_protocol::DEFAULT_CALL_TIMEOUT,
             block: Duration::from_millis(1_000),
-            command_timeout: Duration::from_secs(10),
             fail_fast_without_server: true,
             group_check_ttl: Duration::from_secs(5),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
-    /// Sets the default call timeout.
+    /// Sets where connections come from and how they are treated.
+    #[must_use]
+    pub fn with_connection(mut self, connection: ConnectionOptions) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_redis`] on this client's connection options.
+    #[must_use]
+    pub fn with_redis(mut self, client: redis::Client) -> Self {
+        self.connection = self.connection.with_redis(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_redis_url`] on this client's connection options.
+    #[must_use]
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.connection = self.connection.with_redis_url(url);
+        self
+    }
+
+    /// Sets the instance id, which names the reply stream `<prefix>:replies:<instance_id>`
+    /// (not empty: servers refuse a reply stream without one). Default: a fresh UUID v4.
+    #[must_use]
+    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = id.into();
+        self
+    }
+
+    /// Sets the timeout of calls that do not give their own (at least 1 ms). Default
+    /// 30 000 ms (peer).
     #[must_use]
     pub fn with_default_timeout(mut self, timeout: Duration) -> Self {
         self.default_timeout = timeout;
         self
     }
 
-    /// Turns the no-consumer-group fast failure on or off.
+    /// Sets `BLOCK` of the reply reads (at least 1 ms: `BLOCK 0` would wait forever).
+    /// Default 1 000 ms (peer).
+    #[must_use]
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.block = block;
+        self
+    }
+
+    /// Turns the no-consumer-group fast failure on or off: with it, a call fails at once with
+    /// "no server for service" when its command stream has no consumer group (nobody ever
+    /// served it). Default on.
     #[must_use]
     pub fn with_fail_fast_without_server(mut self, on: bool) -> Self {
         self.fail_fast_without_server = on;
         self
     }
 
-    /// Sets how many calls may wait for a reply at once (at least 1). Servers cap reply streams
-    /// (`MAXLEN ~ 1024` in clamator 0.1.9, hard-coded in the Python peer), and this client
-    /// deletes replies once read, so a stream holds only unread replies: with fewer calls in
-    /// flight than the cap, no reply can be trimmed before it is read. Raise it only together
-    /// with the servers' `reply_stream_max_len`.
+    /// Sets how many calls may wait for a reply at once (at least 1); more callers wait for a
+    /// slot within their timeout. Servers cap reply streams (`MAXLEN ~ 1024` in clamator
+    /// 0.1.9, hard-coded in the Python peer), and this client deletes replies once read, so a
+    /// stream holds only unread replies: with fewer calls in flight than the cap, no reply can
+    /// be trimmed before it is read. Raise it only together with the servers'
+    /// `reply_stream_max_len`. Default [`DEFAULT_MAX_IN_FLIGHT`].
     #[must_use]
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n.clamp(1, Semaphore::MAX_PERMITS);
+        self.max_in_flight = n;
         self
     }
 
-    /// Sets how long a seen consumer group is trusted.
+    /// Sets how long a seen consumer group is trusted before it is checked again. Default 5 s.
     #[must_use]
     pub fn with_group_check_ttl(mut self, ttl: Duration) -> Self {
         self.group_check_ttl = ttl;
         self
+    }
+
+    /// The prefix of every key.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Where connections come from and how they are treated.
+    pub fn connection(&self) -> &ConnectionOptions {
+        &self.connection
+    }
+
+    /// See [`with_instance_id`](Self::with_instance_id).
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// See [`with_default_timeout`](Self::with_default_timeout).
+    pub fn default_timeout(&self) -> Duration {
+        self.default_timeout
+    }
+
+    /// See [`with_block`](Self::with_block).
+    pub fn block(&self) -> Duration {
+        self.block
+    }
+
+    /// See [`with_fail_fast_without_server`](Self::with_fail_fast_without_server).
+    pub fn fail_fast_without_server(&self) -> bool {
+        self.fail_fast_without_server
+    }
+
+    /// See [`with_group_check_ttl`](Self::with_group_check_ttl).
+    pub fn group_check_ttl(&self) -> Duration {
+        self.group_check_ttl
+    }
+
+    /// See [`with_max_in_flight`](Self::with_max_in_flight).
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// Refuses values that cannot work: a zero in-flight limit, a default timeout or `BLOCK`
+    /// below 1 ms, an empty instance id, and inconsistent connection options. The first
+    /// problem found is reported.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.connection.validate()?;
+        not_empty("instance_id", &self.instance_id)?;
+        not_shorter("default_timeout", self.default_timeout, MIN_MILLIS)?;
+        not_shorter("block", self.block, MIN_MILLIS)?;
+        at_least("max_in_flight", self.max_in_flight, 1)?;
+        at_most("max_in_flight", self.max_in_flight, Semaphore::MAX_PERMITS)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(r: Result<(), OptionsError>) -> String {
+        r.expect_err("should be refused").to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(RedisServerOptions::new("p").validate(), Ok(()));
+        assert_eq!(RedisClientOptions::new("p").validate(), Ok(()));
+        assert_eq!(ConnectionOptions::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn server_values_that_cannot_work_are_refused() {
+        let s = || RedisServerOptions::new("p");
+        let ms = Duration::from_millis;
+        let cases: Vec<(RedisServerOptions, &str)> = vec![
+            (
+                s().with_max_concurrent_handlers(0),
+                "`max_concurrent_handlers` must be at least 1 (got 0)",
+            ),
+            (
+                s().with_max_concurrent_handlers(usize::MAX),
+                "`max_concurrent_handlers` must be at most",
+            ),
+            (
+                s().with_block(Duration::ZERO),
+                "`block` must be at least 1ms (got 0ns)",
+            ),
+            (
+                s().with_block(Duration::from_micros(500)),
+                "`block` must be at least 1ms",
+            ),
+            (s().with_read_count(0), "`read_count` must be at least 1"),
+            (
+                s().with_max_deliveries(0),
+                "`max_deliveries` must be at least 1",
+            ),
+            (
+                s().with_dead_letter_max_len(0),
+                "`dead_letter_max_len` must be at least 1",
+            ),
+            (
+                s().with_reply_stream_max_len(0),
+                "`reply_stream_max_len` must be at least 1",
+            ),
+            (
+                s().with_reply_stream_ttl(Some(Duration::ZERO)),
+                "`reply_stream_ttl` must be at least 1ms",
+            ),
+            (
+                s().with_trim_interval(ms(1)),
+                "`trim_interval` must be at least 10ms",
+            ),
+            (
+                s().with_claim_idle(Duration::ZERO),
+                "`claim_idle` must be at least 1ms",
+            ),
+            (
+                s().with_reclaim_interval(Duration::ZERO),
+                "`reclaim_interval` must be at least 1ms",
+            ),
+            (
+                s().with_handler_timeout(Some(Duration::ZERO)),
+                "`handler_timeout` must be at least 1ms",
+            ),
+            (s().with_instance_id(""), "`instance_id` must not be empty"),
+            (
+                s().with_group_start_id("latest"),
+                "`group_start_id` must be `$` or a stream id",
+            ),
+            (
+                s().with_connection(ConnectionOptions::new().with_command_timeout(Duration::ZERO)),
+                "`command_timeout` must be at least 1ms",
+            ),
+        ];
+        for (opts, want) in cases {
+            let got = refused(opts.validate());
+            assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+        }
+        assert_eq!(s().with_group_start_id("0").validate(), Ok(()));
+        assert_eq!(
+            s().with_group_start_id("1700000000000-1").validate(),
+            Ok(())
+        );
+        assert_eq!(
+            s().with_handler_timeout(None)
+                .with_reply_stream_ttl(None)
+                .validate(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn client_values_that_cannot_work_are_refused() {
+        let c = || RedisClientOptions::new("p");
+        let cases: Vec<(RedisClientOptions, &str)> = vec![
+            (
+                c().with_block(Duration::ZERO),
+                "`block` must be at least 1ms",
+            ),
+            (
+                c().with_max_in_flight(0),
+                "`max_in_flight` must be at least 1",
+            ),
+            (
+                c().with_max_in_flight(usize::MAX),
+                "`max_in_flight` must be at most",
+            ),
+            (
+                c().with_default_timeout(Duration::ZERO),
+                "`default_timeout` must be at least 1ms",
+            ),
+            (c().with_instance_id(""), "`instance_id` must not be empty"),
+        ];
+        for (opts, want) in cases {
+            let got = refused(opts.validate());
+            assert!(got.starts_with(want), "{got:?} should start with {want:?}");
+        }
+    }
+
+    #[test]
+    fn connection_values_that_cannot_work_are_refused() {
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let both = ConnectionOptions::new()
+            .with_redis(client)
+            .with_redis_url("redis://127.0.0.1:2");
+        assert_eq!(both.validate(), Err(OptionsError::ClientAndUrl));
+        assert_eq!(
+            refused(both.validate()),
+            "provide either `redis` or `redis_url`, not both"
+        );
+        let backwards = ConnectionOptions::new()
+            .with_reconnect_backoff(Duration::from_secs(2), Duration::from_secs(1));
+        assert!(matches!(
+            backwards.validate(),
+            Err(OptionsError::BackoffOrder { .. })
+        ));
+        let zero = ConnectionOptions::new().with_reconnect_backoff(Duration::ZERO, Duration::ZERO);
+        assert!(refused(zero.validate()).starts_with("`reconnect_backoff` must be at least 1ms"));
+        let no_connect = ConnectionOptions::new().with_connect_timeout(Duration::ZERO);
+        assert!(refused(no_connect.validate()).starts_with("`connect_timeout`"));
+    }
+
+    #[test]
+    fn shorthands_set_the_connection_options() {
+        let opts = RedisServerOptions::new("p").with_redis_url("redis://h:1");
+        assert_eq!(opts.connection().redis_url(), Some("redis://h:1"));
+        let opts = RedisClientOptions::new("p").with_redis_url("redis://h:2");
+        assert_eq!(opts.connection().redis_url(), Some("redis://h:2"));
     }
 }

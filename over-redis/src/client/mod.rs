@@ -18,10 +18,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::connection::{is_connection_error, is_transient, SharedConnection};
-use crate::entry;
+use crate::connection::{is_transient, SharedConnection};
 use crate::keys::{self, fields};
-use crate::options::{resolve_client, RedisClientOptions};
+use crate::ops;
+use crate::options::RedisClientOptions;
 use crate::stats::{bump, ClientCounters, ClientStats};
 
 /// First and longest pause between attempts to write a request through a transient failure
@@ -98,18 +98,20 @@ impl From<RedisClientOptions> for RedisClientTransport {
 }
 
 impl RedisClientTransport {
-    /// A transport with these options. Nothing is contacted, and contradictory connection
-    /// options or an invalid URL are reported, by `start`.
+    /// A transport with these options. Nothing is contacted, and invalid options (see
+    /// [`RedisClientOptions::validate`]) or an invalid URL are reported, by `start`.
     pub fn new(opts: RedisClientOptions) -> Self {
-        let backend = resolve_client(opts.redis.as_ref(), opts.redis_url.as_deref())
+        let backend = opts
+            .validate()
+            .map_err(|e| e.to_string())
+            .and_then(|()| opts.connection().resolve().map_err(|e| e.to_string()))
             .map(|client| Backend {
-                conn: SharedConnection::new(client.clone(), opts.command_timeout),
+                conn: SharedConnection::new(client.clone(), opts.connection()),
                 client,
-            })
-            .map_err(|e| e.to_string());
+            });
         Self {
             shared: Arc::new(ClientShared {
-                reply_stream: keys::reply_stream(&opts.key_prefix, &opts.instance_id),
+                reply_stream: keys::reply_stream(opts.key_prefix(), opts.instance_id()),
                 backend,
                 lost_up_to: Mutex::new((0, 0)),
                 opts,
@@ -140,25 +142,19 @@ impl RedisClientTransport {
     /// group. A seen group is trusted for `group_check_ttl`, so a busy client checks rarely.
     async fn check_server(&self, service: &str) -> Result<(), Error> {
         let shared = &self.shared;
-        if !shared.opts.fail_fast_without_server {
+        if !shared.opts.fail_fast_without_server() {
             return Ok(());
         }
         if let Some(seen) = shared.groups_seen.get(service) {
-            if seen.elapsed() < shared.opts.group_check_ttl {
+            if seen.elapsed() < shared.opts.group_check_ttl() {
                 return Ok(());
             }
         }
-        let stream = keys::command_stream(&shared.opts.key_prefix, service);
+        let stream = keys::command_stream(shared.opts.key_prefix(), service);
         let group = keys::consumer_group_name(service);
-        let info = shared
-            .backend()?
-            .conn
-            .query::<redis::Value>(redis::cmd("XINFO").arg("GROUPS").arg(&stream))
-            .await;
-        let found = match info {
-            Ok(v) => entry::groups(&v).iter().any(|g| g.name == group),
-            // "ERR no such key": the stream does not exist, so no group either.
-            Err(e) if is_no_such_key(&e) => false,
+        // A stream that does not exist has no groups (not an error).
+        let found = match ops::groups(&shared.backend()?.conn, &stream).await {
+            Ok(groups) => groups.iter().any(|g| g.name == group),
             // Cannot tell now (connection trouble, Redis loading, failing over): the XADD
             // retries and reports what persists.
             Err(e) if is_transient(&e) => return Ok(()),
@@ -190,16 +186,11 @@ impl RedisClientTransport {
         give_up: Instant,
     ) -> Result<String, Error> {
         let conn = &self.shared.backend()?.conn;
-        let stream = keys::command_stream(&self.shared.opts.key_prefix, service);
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&stream).arg("*");
-        for (k, v) in args {
-            cmd.arg(*k).arg(*v);
-        }
+        let stream = keys::command_stream(self.shared.opts.key_prefix(), service);
         let mut backoff = Backoff::new(XADD_RETRY_FIRST, XADD_RETRY_MAX);
         loop {
-            match conn.query::<redis::Value>(&cmd).await {
-                Ok(id) => return Ok(entry::string(&id).unwrap_or_default()),
+            match ops::add_entry(conn, &stream, args).await {
+                Ok(id) => return Ok(id),
                 Err(e) if is_transient(&e) && Instant::now() < give_up => {
                     tracing::warn!(error = %e, "redis xadd failed, retrying");
                     bump(&self.shared.stats.xadd_retries);
@@ -213,11 +204,6 @@ impl RedisClientTransport {
             }
         }
     }
-}
-
-/// `ERR no such key`, the answer to `XINFO` on a stream that does not exist.
-fn is_no_such_key(e: &redis::RedisError) -> bool {
-    !is_connection_error(e) && e.to_string().to_ascii_lowercase().contains("no such key")
 }
 
 impl ClientTransport for RedisClientTransport {
@@ -260,7 +246,7 @@ impl ClientTransport for RedisClientTransport {
             )
             .await?;
         bump(&self.shared.stats.requests);
-        if let (Some(sent), Some(replies)) = (entry::parse_id(&id), self.replies.get()) {
+        if let (Some(sent), Some(replies)) = (ops::parse_id(&id), self.replies.get()) {
             replies.mark_sent(&key, sent);
             // The reply loop may have found replies trimmed unread before the mark was set.
             let lost_up_to = *self
@@ -278,7 +264,7 @@ impl ClientTransport for RedisClientTransport {
     async fn notify(&self, notification: Notification) -> Result<(), Error> {
         let service = notification.service.clone();
         let json = Envelope::Notification(notification).to_json();
-        let give_up = Instant::now() + self.shared.opts.default_timeout;
+        let give_up = Instant::now() + self.shared.opts.default_timeout();
         self.xadd(
             &service,
             &[(fields::TYPE, fields::TYPE_RPC), (fields::ENVELOPE, &json)],
@@ -298,9 +284,7 @@ impl ClientTransport for RedisClientTransport {
         let Ok(backend) = self.shared.backend() else {
             return;
         };
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(&self.shared.reply_stream);
-        let del = backend.conn.query::<redis::Value>(&cmd);
+        let del = ops::delete(&backend.conn, &self.shared.reply_stream);
         if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(2), del).await {
             tracing::warn!(error = %e, "redis reply stream delete failed");
         }
@@ -308,10 +292,10 @@ impl ClientTransport for RedisClientTransport {
     }
 
     fn default_timeout(&self) -> Option<Duration> {
-        Some(self.shared.opts.default_timeout)
+        Some(self.shared.opts.default_timeout())
     }
 
     fn max_in_flight(&self) -> Option<usize> {
-        Some(self.shared.opts.max_in_flight)
+        Some(self.shared.opts.max_in_flight())
     }
 }

@@ -15,14 +15,13 @@ use std::time::{Duration, Instant};
 use clamator_protocol::envelope::value_key;
 use clamator_protocol::{Envelope, Error, ProtocolError, Replies};
 use redis::aio::MultiplexedConnection;
-use redis::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{reply_lost, ClientShared};
 use crate::backoff::Backoff;
 use crate::connection::{is_connection_error, open_blocking};
-use crate::entry::{self, StreamEntry};
 use crate::keys::fields;
+use crate::ops::{self, Dedicated, ReplyRound, StreamEntry};
 use crate::stats::bump;
 
 /// How often, while calls wait, the loop checks whether replies were trimmed unread.
@@ -37,7 +36,7 @@ pub(crate) async fn reply_loop(
     let Ok(backend) = shared.backend() else {
         return; // start refused these options
     };
-    let block_ms = u64::try_from(opts.block.as_millis()).unwrap_or(u64::MAX);
+    let block_ms = ops::millis(opts.block());
     // Replies can only exist for calls of this run: start at the beginning (as the peers).
     let mut last_id = "0-0".to_owned();
     // Everything at or below this id is deleted (asked of XTRIM by this loop).
@@ -46,21 +45,18 @@ pub(crate) async fn reply_loop(
     let mut read_count = 0u64;
     let mut lost_count = 0u64;
     let mut gap_checked = Instant::now();
-    let mut backoff = Backoff::default();
-    let mut conn: Option<MultiplexedConnection> = None;
+    let mut backoff = Backoff::reconnect(opts.connection());
+    let mut conn: Option<Dedicated<MultiplexedConnection>> = None;
     loop {
-        let mut c = match &conn {
-            Some(c) => c.clone(),
+        let c = match &conn {
+            Some(c) => c,
             None => {
                 let opened = tokio::select! {
                     () = stop.cancelled() => return,
-                    r = open_blocking(&backend.client, opts.block, opts.command_timeout) => r,
+                    r = open_blocking(&backend.client, opts.connection(), opts.block()) => r,
                 };
                 match opened {
-                    Ok(c) => {
-                        conn = Some(c.clone());
-                        c
-                    }
+                    Ok(c) => conn.insert(Dedicated(c)),
                     Err(e) => {
                         fail(&shared, &e, &mut backoff, &stop).await;
                         continue;
@@ -68,35 +64,27 @@ pub(crate) async fn reply_loop(
                 }
             }
         };
-        let read_to = entry::parse_id(&last_id).unwrap_or_default();
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
+        let read_to = ops::parse_id(&last_id).unwrap_or_default();
         let trimming = read_to > trimmed_to;
-        if trimming {
-            let (ms, seq) = read_to;
-            pipe.cmd("XTRIM")
-                .arg(&shared.reply_stream)
-                .arg("MINID")
-                .arg(format!("{ms}-{}", seq.saturating_add(1)));
-        }
         let check_gap = !replies.is_empty() && gap_checked.elapsed() >= GAP_CHECK_EVERY;
         if check_gap {
             gap_checked = Instant::now();
-            pipe.cmd("XINFO").arg("STREAM").arg(&shared.reply_stream);
         }
-        pipe.cmd("XREAD")
-            .arg("BLOCK")
-            .arg(block_ms)
-            .arg("STREAMS")
-            .arg(&shared.reply_stream)
-            .arg(&last_id);
+        let round = ReplyRound {
+            stream: &shared.reply_stream,
+            // Everything read so far: the ids up to and including `read_to`.
+            trim_below: trimming.then(|| (read_to.0, read_to.1.saturating_add(1))),
+            stream_info: check_gap,
+            block_ms,
+            after: &last_id,
+        };
         // Dropping a reply read loses nothing: the client is stopping.
         let result = tokio::select! {
             () = stop.cancelled() => return,
-            r = pipe.query_async::<Vec<Value>>(&mut c) => r,
+            r = ops::reply_round(c, round) => r,
         };
-        let mut values = match result {
-            Ok(v) => v,
+        let round = match result {
+            Ok(r) => r,
             Err(e) => {
                 if is_connection_error(&e) {
                     conn = None;
@@ -105,29 +93,23 @@ pub(crate) async fn reply_loop(
                 continue;
             }
         };
-        let read = values.pop().unwrap_or(Value::Nil);
-        let info = if check_gap { values.pop() } else { None };
         // The accounting below holds only if everything read is gone from the stream: a
         // refused trim (e.g. LOADING) is tried again next round, and this round's XINFO says
         // nothing.
-        let trimmed = !trimming
-            || values
-                .pop()
-                .is_some_and(|v| !matches!(v, Value::ServerError(_)));
-        let info = match info {
-            Some(v) if trimmed => entry::stream_info(&v),
-            _ => None,
-        };
-        if trimmed {
+        let info = if round.trimmed { round.info } else { None };
+        if round.trimmed {
             trimmed_to = trimmed_to.max(read_to);
         }
-        if let Value::ServerError(e) = &read {
-            let e = redis::RedisError::from(e.clone());
-            fail(&shared, &e, &mut backoff, &stop).await;
-            continue;
-        }
+        let read = match round.read {
+            Ok(read) => read,
+            Err(e) => {
+                let e = redis::RedisError::from(e);
+                fail(&shared, &e, &mut backoff, &stop).await;
+                continue;
+            }
+        };
         backoff.reset();
-        let (live, deleted) = entry::read_reply(&read);
+        let ops::Entries { live, deleted } = read;
         // What was read before this round's XINFO: its `length` still counts this round's read.
         let read_before = read_count;
         read_count += (live.len() + deleted.len()) as u64;
@@ -147,8 +129,8 @@ pub(crate) async fn reply_loop(
             if info.entries_added > accounted {
                 lost_count += info.entries_added - accounted;
                 let bound = match &info.first_entry_id {
-                    Some(first) => entry::parse_id(first),
-                    None => entry::parse_id(&info.last_generated_id).map(|(ms, s)| (ms, s + 1)),
+                    Some(first) => ops::parse_id(first),
+                    None => ops::parse_id(&info.last_generated_id).map(|(ms, s)| (ms, s + 1)),
                 };
                 if let Some(bound) = bound {
                     reply_lost::fail_calls_sent_before(&shared, &replies, bound);

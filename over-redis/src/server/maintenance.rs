@@ -7,65 +7,61 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clamator_protocol::{Envelope, Response, RpcError};
-use redis::{RedisError, Value};
+use redis::RedisError;
 use serde_json::json;
 use tokio::time::MissedTickBehavior;
-use tokio_util::sync::CancellationToken;
 
-use super::{handle, sleep_or_cancel, ServiceCtx};
+use super::control::sleep_or_cancel;
+use super::handle;
+use super::service::ServiceCtx;
 use crate::backoff::Backoff;
 use crate::codes;
-use crate::entry::{self, StreamEntry};
+use crate::connection::is_connection_error;
 use crate::keys::fields;
+use crate::ops::{self, DeadLetter, StreamEntry};
 use crate::stats::bump;
 
 /// Most entries claimed per XAUTOCLAIM page (the peer's page size).
 const CLAIM_PAGE: usize = 32;
 
-pub(crate) async fn maintenance_loop(ctx: Arc<ServiceCtx>, stop: CancellationToken) {
+pub(crate) async fn maintenance_loop(ctx: Arc<ServiceCtx>) {
     let service = ctx.service;
     let opts = &ctx.shared.opts;
-    let mut refresh = tokio::time::interval((opts.claim_idle / 3).max(Duration::from_millis(10)));
+    let stop = &ctx.run.maintenance;
+    let mut refresh = tokio::time::interval((opts.claim_idle() / 3).max(Duration::from_millis(10)));
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut reclaim = tokio::time::interval(opts.effective_reclaim_interval());
     reclaim.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut trim = tokio::time::interval(opts.trim_interval);
+    let mut trim = tokio::time::interval(opts.trim_interval());
     trim.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::reconnect(opts.connection());
     loop {
         let result = tokio::select! {
             () = stop.cancelled() => break,
             _ = refresh.tick() => refresh_running(&ctx).await,
             _ = reclaim.tick() => reclaim_and_resync(&ctx).await,
             _ = trim.tick() => trim_acknowledged(&ctx).await,
-            () = ctx.trim_wanted.notified() => trim_acknowledged(&ctx).await,
+            () = ctx.trim.wanted() => trim_acknowledged(&ctx).await,
         };
         match result {
             Ok(()) => backoff.reset(),
             Err(e) => {
                 tracing::error!(service, error = %e, "redis reclaim loop error: service={service}");
                 bump(&ctx.shared.stats.loop_errors);
-                sleep_or_cancel(backoff.next_delay(), &stop).await;
+                sleep_or_cancel(backoff.next_delay(), stop).await;
             }
         }
     }
 }
 
-/// `XCLAIM … 0 <ids> JUSTID` on the entries this server holds: resets their idle time without
+/// `XCLAIM … JUSTID` on the entries this server holds: resets their idle time without
 /// counting a delivery, so no other server reclaims work that is still running.
 async fn refresh_running(ctx: &ServiceCtx) -> Result<(), RedisError> {
     let ids = ctx.running_ids();
     if ids.is_empty() {
         return Ok(());
     }
-    let mut cmd = redis::cmd("XCLAIM");
-    cmd.arg(&ctx.stream)
-        .arg(&ctx.group)
-        .arg(&ctx.consumer)
-        .arg(0)
-        .arg(&ids)
-        .arg("JUSTID");
-    let _: Value = ctx.shared.conn.query(&cmd).await?;
+    ops::claim_justid(&ctx.shared.conn, &ctx.keys, &ids).await?;
     for _ in &ids {
         bump(&ctx.shared.stats.refreshed);
     }
@@ -81,33 +77,27 @@ async fn reclaim_and_resync(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
 
 /// XAUTOCLAIM pages until the cursor returns to `0-0` or no handler slot is free.
 async fn reclaim(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
-    let min_idle = u64::try_from(ctx.shared.opts.claim_idle.as_millis()).unwrap_or(u64::MAX);
+    let min_idle = ops::millis(ctx.shared.opts.claim_idle());
     let mut cursor = "0-0".to_owned();
     loop {
         let free = ctx.slots.available_permits();
         if free == 0 || ctx.run.intake.is_cancelled() {
             return Ok(());
         }
-        let mut cmd = redis::cmd("XAUTOCLAIM");
-        cmd.arg(&ctx.stream)
-            .arg(&ctx.group)
-            .arg(&ctx.consumer)
-            .arg(min_idle)
-            .arg(&cursor)
-            .arg("COUNT")
-            .arg(free.min(CLAIM_PAGE));
-        let reply: Value = ctx.shared.conn.query(&cmd).await?;
-        let (next, live, deleted) = entry::autoclaim_reply(&reply);
+        let count = free.min(CLAIM_PAGE);
+        let page = ops::autoclaim(&ctx.shared.conn, &ctx.keys, min_idle, &cursor, count).await?;
+        let last_page = page.is_last_page();
+        let ops::Entries { live, deleted } = page.entries;
         if !deleted.is_empty() {
             forget_deleted(ctx, &deleted).await?;
         }
         if !admit_redelivered(ctx, live, "reclaimed").await? {
             return Ok(());
         }
-        if next == "0-0" || next.is_empty() {
+        if last_page {
             return Ok(());
         }
-        cursor = next;
+        cursor = page.next;
     }
 }
 
@@ -129,7 +119,7 @@ pub(crate) async fn admit_redelivered(
             continue; // still running here; a claim only refreshed it
         }
         let n = deliveries.get(&e.id).copied().unwrap_or(1);
-        if n > ctx.shared.opts.max_deliveries {
+        if n > ctx.shared.opts.max_deliveries() {
             dead_letter(ctx, &e, n).await?;
             continue;
         }
@@ -165,9 +155,7 @@ pub(crate) async fn forget_deleted(ctx: &ServiceCtx, ids: &[String]) -> Result<(
     for _ in ids {
         bump(&ctx.shared.stats.deleted_pending);
     }
-    let mut cmd = redis::cmd("XACK");
-    cmd.arg(&ctx.stream).arg(&ctx.group).arg(ids);
-    ctx.shared.conn.query::<Value>(&cmd).await.map(|_| ())
+    ops::ack(&ctx.shared.conn, &ctx.keys, ids).await
 }
 
 /// Delivery counts of just-claimed entries (extended XPENDING over their id range).
@@ -177,70 +165,53 @@ async fn deliveries_of(
 ) -> Result<HashMap<String, u64>, RedisError> {
     let ids = live
         .iter()
-        .filter_map(|e| entry::parse_id(&e.id).map(|p| (p, &e.id)));
+        .filter_map(|e| ops::parse_id(&e.id).map(|p| (p, &e.id)));
     let (Some(first), Some(last)) = (ids.clone().min(), ids.max()) else {
         return Ok(HashMap::new());
     };
-    let mut cmd = redis::cmd("XPENDING");
-    cmd.arg(&ctx.stream)
-        .arg(&ctx.group)
-        .arg(first.1)
-        .arg(last.1)
-        .arg(live.len().max(CLAIM_PAGE) * 4)
-        .arg(&ctx.consumer);
-    let reply: Value = ctx.shared.conn.query(&cmd).await?;
-    Ok(entry::pending_deliveries(&reply).into_iter().collect())
+    let count = live.len().max(CLAIM_PAGE) * 4;
+    let rows = ops::deliveries(&ctx.shared.conn, &ctx.keys, first.1, last.1, count).await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Moves an entry to `<prefix>:dead:<service>` with its fields plus the reason, answers its
-/// caller with [`codes::DEAD_LETTERED`], and acknowledges it, in one pipeline.
+/// caller with [`codes::DEAD_LETTERED`], and acknowledges it, in one transaction.
 async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Result<(), RedisError> {
     let opts = &ctx.shared.opts;
     let service = ctx.service;
     let id = &e.id;
     let reason = format!(
         "delivered {deliveries} times, more than max_deliveries={}",
-        opts.max_deliveries
+        opts.max_deliveries()
     );
     tracing::warn!(service, entry_id = %id, deliveries, "redis entry dead-lettered: service={service} entry={id}");
-    // One transaction: the dead letter, the caller's answer and the ack land together or not
-    // at all (a refused reply must not leave an acknowledged entry without its dead letter).
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    let add = pipe
-        .cmd("XADD")
-        .arg(&ctx.dead)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(opts.dead_letter_max_len)
-        .arg("*");
-    for (k, v) in &e.fields {
-        add.arg(k.as_slice()).arg(v.as_slice());
-    }
-    add.arg(fields::DEAD_REASON)
-        .arg(&reason)
-        .arg(fields::DEAD_ENTRY_ID)
-        .arg(id)
-        .arg(fields::DEAD_DELIVERIES)
-        .arg(deliveries)
-        .ignore();
     let request = e
         .text(fields::ENVELOPE)
         .and_then(Result::ok)
         .and_then(|t| Envelope::parse(t).ok());
     let reply_to = e
         .get(fields::REPLY_TO)
-        .and_then(|raw| handle::valid_reply_to(ctx, raw));
-    if let (Some(Envelope::Request(r)), Some(to)) = (request, reply_to) {
-        let response = Envelope::Response(Response {
-            id: r.id.into(),
-            outcome: Err(RpcError::new(codes::DEAD_LETTERED, "request dead-lettered")
-                .with_data(json!({ "deliveries": deliveries, "deadLetterStream": ctx.dead }))),
-        });
-        handle::add_reply(&mut pipe, ctx, to, &response.to_json());
-    }
-    handle::add_ack(&mut pipe, ctx, std::iter::once(id.as_str()));
-    ctx.shared.conn.pipe::<redis::Value>(&pipe).await?;
+        .and_then(|raw| ctx.valid_reply_to(raw));
+    let answer = match (request, reply_to) {
+        (Some(Envelope::Request(r)), Some(to)) => {
+            let response = Envelope::Response(Response {
+                id: r.id.into(),
+                outcome: Err(RpcError::new(codes::DEAD_LETTERED, "request dead-lettered")
+                    .with_data(json!({ "deliveries": deliveries, "deadLetterStream": ctx.dead }))),
+            });
+            Some((to, response.to_json()))
+        }
+        _ => None,
+    };
+    let letter = DeadLetter {
+        stream: &ctx.dead,
+        max_len: opts.dead_letter_max_len(),
+        entry: e,
+        reason: &reason,
+        deliveries,
+        reply: answer.as_ref().map(|(to, json)| (*to, json.as_str())),
+    };
+    ops::dead_letter(&ctx.shared.conn, &ctx.keys, ctx.shared.reply_caps, letter).await?;
     bump(&ctx.shared.stats.dead_lettered);
     Ok(())
 }
@@ -249,27 +220,26 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
 /// entry, or the one after its last delivered entry): removes acknowledged entries, ours and
 /// peers', never an undelivered or pending one.
 async fn trim_acknowledged(ctx: &ServiceCtx) -> Result<(), RedisError> {
-    ctx.acked_since_trim
-        .store(0, std::sync::atomic::Ordering::Relaxed);
-    let groups = check_groups(ctx).await?;
-    if groups.is_empty() {
-        return Ok(());
-    }
+    ctx.trim.reset();
+    let conn = &ctx.shared.conn;
+    let stream = &ctx.keys.stream;
+    let groups = match ops::groups(conn, stream).await {
+        Ok(groups) => groups,
+        // Refused (e.g. `LOADING`): trimming is best effort, the next tick tries again.
+        Err(e) if !is_connection_error(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let mut threshold: Option<(u64, u64)> = None;
     for g in groups {
-        let Some((ms, seq)) = entry::parse_id(&g.last_delivered_id) else {
+        let Some((ms, seq)) = ops::parse_id(&g.last_delivered_id) else {
             return Ok(()); // unknown shape: trim nothing
         };
         // Everything up to the last delivered entry was delivered; with nothing pending it was
         // also acknowledged, so the first entry still needed is the next one.
         let mut needed = (ms, seq.saturating_add(1));
         if g.pending > 0 {
-            let summary: Value = ctx
-                .shared
-                .conn
-                .query(redis::cmd("XPENDING").arg(&ctx.stream).arg(&g.name))
-                .await?;
-            match entry::pending_min_id(&summary).and_then(|m| entry::parse_id(&m)) {
+            let oldest = ops::oldest_pending(conn, stream, &g.name).await?;
+            match oldest.as_deref().and_then(ops::parse_id) {
                 Some(oldest) => needed = needed.min(oldest),
                 None => return Ok(()),
             }
@@ -277,35 +247,7 @@ async fn trim_acknowledged(ctx: &ServiceCtx) -> Result<(), RedisError> {
         threshold = Some(threshold.map_or(needed, |t| t.min(needed)));
     }
     match threshold {
-        Some((ms, seq)) if (ms, seq) > (0, 0) => {
-            let _: Value = ctx
-                .shared
-                .conn
-                .query(
-                    redis::cmd("XTRIM")
-                        .arg(&ctx.stream)
-                        .arg("MINID")
-                        .arg(format!("{ms}-{seq}")),
-                )
-                .await?;
-            Ok(())
-        }
+        Some(below) if below > (0, 0) => ops::trim_below(conn, stream, below).await,
         _ => Ok(()),
     }
-}
-
-/// `XINFO GROUPS`: the stream's groups. A missing stream has no groups.
-pub(crate) async fn check_groups(ctx: &ServiceCtx) -> Result<Vec<entry::GroupInfo>, RedisError> {
-    let info: Value = match ctx
-        .shared
-        .conn
-        .query(redis::cmd("XINFO").arg("GROUPS").arg(&ctx.stream))
-        .await
-    {
-        Ok(v) => v,
-        // "no such key": the stream is gone (the consumer loop recreates it).
-        Err(e) if !crate::connection::is_connection_error(&e) => Value::Array(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    Ok(entry::groups(&info))
 }

@@ -1,8 +1,19 @@
-//! Decoding stream replies (`XREAD`, `XREADGROUP`, `XAUTOCLAIM`, `XPENDING`, `XINFO`) from raw
-//! Redis values, in RESP2 or RESP3 shape, with fields as bytes or strings. Nothing here panics
-//! on unexpected shapes: they decode to "nothing".
+//! The named types stream replies decode into (`XREAD`, `XREADGROUP`, `XAUTOCLAIM`,
+//! `XPENDING`, `XINFO`), in RESP2 or RESP3 shape, with fields as bytes or strings. Nothing here
+//! panics on unexpected shapes: they decode to "nothing".
+//!
+//! `XPENDING` and `XINFO GROUPS` go through the redis crate's typed replies
+//! ([`redis::streams`]). Entry replies (`XREAD`, `XREADGROUP`, `XAUTOCLAIM`) and `XINFO STREAM`
+//! do not, because its types do not fit them: [`StreamId`](redis::streams::StreamId) keeps
+//! fields in a `HashMap<String, Value>`, which loses their order (a dead letter copies an
+//! entry's fields in order), needs UTF-8 field names, and costs a map per entry on the hot path
+//! (and `StreamReadReply` clones the whole reply before decoding it); an entry deleted while
+//! pending (nil fields, from `XREADGROUP … 0`) has no place in it; and
+//! [`StreamInfoStreamReply`](redis::streams::StreamInfoStreamReply) has no `entries-added`,
+//! which the reply-lost check needs.
 
-use redis::Value;
+use redis::streams::{StreamInfoGroupsReply, StreamPendingCountReply, StreamPendingReply};
+use redis::{FromRedisValue, Value};
 
 /// One stream entry with its fields in stream order.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,106 +92,132 @@ fn entry(v: &Value) -> Option<Result<StreamEntry, String>> {
     }
 }
 
-/// Entries of a list; deleted ones (nil fields) are returned separately.
-pub(crate) fn entries(v: &Value) -> (Vec<StreamEntry>, Vec<String>) {
-    let mut live = Vec::new();
-    let mut deleted = Vec::new();
-    for e in items(v).unwrap_or_default().iter().filter_map(entry) {
-        match e {
-            Ok(e) => live.push(e),
-            Err(id) => deleted.push(id),
+/// The entries of one read: those still in the stream, in stream order, and the ids of
+/// entries deleted while pending (their fields come back nil).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Entries {
+    pub(crate) live: Vec<StreamEntry>,
+    pub(crate) deleted: Vec<String>,
+}
+
+impl Entries {
+    /// The largest id read, live or deleted (where a paging read goes on from).
+    pub(crate) fn last_id(&self) -> Option<&String> {
+        self.live
+            .iter()
+            .map(|e| &e.id)
+            .chain(&self.deleted)
+            .max_by_key(|id| parse_id(id))
+    }
+
+    fn extend_from(&mut self, v: &Value) {
+        for e in items(v).unwrap_or_default().iter().filter_map(entry) {
+            match e {
+                Ok(e) => self.live.push(e),
+                Err(id) => self.deleted.push(id),
+            }
         }
     }
-    (live, deleted)
+}
+
+/// One `XAUTOCLAIM` page.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct AutoClaimed {
+    /// Where the next page starts; `0-0` (or empty) when the scan is complete.
+    pub(crate) next: String,
+    pub(crate) entries: Entries,
+}
+
+impl AutoClaimed {
+    /// True when the scan has gone round the whole pending list.
+    pub(crate) fn is_last_page(&self) -> bool {
+        self.next == "0-0" || self.next.is_empty()
+    }
 }
 
 /// `XREAD` / `XREADGROUP` of one stream: nil on timeout, `[[key, entries]]` (RESP2) or
 /// `{key: entries}` (RESP3).
-pub(crate) fn read_reply(v: &Value) -> (Vec<StreamEntry>, Vec<String>) {
-    let mut live = Vec::new();
-    let mut deleted = Vec::new();
-    let streams: Vec<&Value> = match v {
-        Value::Map(m) => m.iter().map(|(_, e)| e).collect(),
-        Value::Array(a) => a.iter().filter_map(|s| items(s)?.get(1)).collect(),
-        _ => Vec::new(),
-    };
-    for s in streams {
-        let (l, d) = entries(s);
-        live.extend(l);
-        deleted.extend(d);
+pub(crate) fn read_reply(v: &Value) -> Entries {
+    let mut out = Entries::default();
+    match v {
+        Value::Map(m) => m.iter().for_each(|(_, e)| out.extend_from(e)),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| items(s)?.get(1))
+            .for_each(|e| out.extend_from(e)),
+        _ => {}
     }
-    (live, deleted)
+    out
 }
 
 /// `XAUTOCLAIM` reply: next cursor, claimed entries, ids deleted while pending.
-pub(crate) fn autoclaim_reply(v: &Value) -> (String, Vec<StreamEntry>, Vec<String>) {
+pub(crate) fn autoclaim_reply(v: &Value) -> AutoClaimed {
     let parts = items(v).unwrap_or_default();
-    let cursor = parts
+    let next = parts
         .first()
         .and_then(string)
         .unwrap_or_else(|| "0-0".into());
-    let (live, mut deleted) = parts.get(1).map(entries).unwrap_or_default();
+    let mut entries = Entries::default();
+    if let Some(list) = parts.get(1) {
+        entries.extend_from(list);
+    }
     if let Some(ids) = parts.get(2).and_then(items) {
-        deleted.extend(ids.iter().filter_map(string));
+        entries.deleted.extend(ids.iter().filter_map(string));
     }
-    (cursor, live, deleted)
+    AutoClaimed { next, entries }
 }
 
-/// Extended `XPENDING` reply: `(id, deliveries)` per entry.
+/// Extended `XPENDING` reply: `(id, deliveries)` per entry. The redis crate's
+/// [`StreamPendingCountReply`] fits this reply exactly; a shape it does not know decodes to no
+/// rows (every entry then counts as delivered once), as every decoder here does.
 pub(crate) fn pending_deliveries(v: &Value) -> Vec<(String, u64)> {
-    items(v)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|row| {
-            let row = items(row)?;
-            let id = string(row.first()?)?;
-            let count = int(row.get(3)?)?;
-            Some((id, u64::try_from(count).ok()?))
+    StreamPendingCountReply::from_redis_value_ref(v)
+        .map(|r| {
+            r.ids
+                .into_iter()
+                .map(|p| (p.id, p.times_delivered as u64))
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
-/// Summary `XPENDING` reply: the smallest pending id, if any entry is pending.
+/// Summary `XPENDING` reply: the smallest pending id, if any entry is pending (the redis
+/// crate's [`StreamPendingReply`]).
 pub(crate) fn pending_min_id(v: &Value) -> Option<String> {
-    let parts = items(v)?;
-    if int(parts.first()?)? == 0 {
-        return None;
+    match StreamPendingReply::from_redis_value_ref(v).ok()? {
+        StreamPendingReply::Data(d) => Some(d.start_id),
+        _ => None,
     }
-    string(parts.get(1)?)
 }
 
-/// A group as `XINFO GROUPS` describes it.
+/// A group as `XINFO GROUPS` describes it: the fields this crate uses of the redis crate's
+/// [`StreamInfoGroup`](redis::streams::StreamInfoGroup).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct GroupInfo {
     pub(crate) name: String,
-    pub(crate) pending: i64,
+    pub(crate) pending: u64,
     pub(crate) last_delivered_id: String,
 }
 
-/// `XINFO GROUPS` reply.
+/// `XINFO GROUPS` reply, through the redis crate's [`StreamInfoGroupsReply`] (RESP2 and RESP3);
+/// a shape it cannot decode means no groups.
 pub(crate) fn groups(v: &Value) -> Vec<GroupInfo> {
-    items(v)
-        .unwrap_or_default()
-        .iter()
-        .map(|g| {
-            let mut info = GroupInfo {
-                name: String::new(),
-                pending: 0,
-                last_delivered_id: "0-0".into(),
-            };
-            for (k, v) in pairs(g) {
-                match string(k).as_deref() {
-                    Some("name") => info.name = string(v).unwrap_or_default(),
-                    Some("pending") => info.pending = int(v).unwrap_or(0),
-                    Some("last-delivered-id") => {
-                        info.last_delivered_id = string(v).unwrap_or_else(|| "0-0".into());
-                    }
-                    _ => {}
-                }
-            }
-            info
+    StreamInfoGroupsReply::from_redis_value_ref(v)
+        .map(|r| {
+            r.groups
+                .into_iter()
+                .map(|g| GroupInfo {
+                    name: g.name,
+                    pending: g.pending as u64,
+                    last_delivered_id: if g.last_delivered_id.is_empty() {
+                        "0-0".to_owned()
+                    } else {
+                        g.last_delivered_id
+                    },
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// What `XINFO STREAM` says about a stream's history (Redis ≥ 7.0 for `entries_added`).
@@ -249,11 +286,12 @@ mod tests {
                 Value::Array(vec![bulk("2-0"), Value::Nil]),
             ]),
         ])]);
-        let (live, deleted) = read_reply(&reply);
-        assert_eq!(live.len(), 1);
-        assert_eq!(live[0].text("envelope").unwrap().unwrap(), "{}");
-        assert_eq!(deleted, vec!["2-0".to_owned()]);
-        assert_eq!(read_reply(&Value::Nil), (vec![], vec![]));
+        let read = read_reply(&reply);
+        assert_eq!(read.live.len(), 1);
+        assert_eq!(read.live[0].text("envelope").unwrap().unwrap(), "{}");
+        assert_eq!(read.deleted, vec!["2-0".to_owned()]);
+        assert_eq!(read.last_id().map(String::as_str), Some("2-0"));
+        assert_eq!(read_reply(&Value::Nil), Entries::default());
     }
 
     #[test]
@@ -265,17 +303,18 @@ mod tests {
                 Value::Map(vec![(bulk("type"), Value::SimpleString("rpc".into()))]),
             ])]),
         )]);
-        let (live, _) = read_reply(&reply);
-        assert_eq!(live[0].get("type"), Some(&b"rpc"[..]));
+        let read = read_reply(&reply);
+        assert_eq!(read.live[0].get("type"), Some(&b"rpc"[..]));
     }
 
     #[test]
     fn odd_shapes_decode_to_nothing() {
         for v in [Value::Int(3), Value::Array(vec![Value::Nil]), Value::Okay] {
-            assert!(read_reply(&v).0.is_empty());
-            assert_eq!(autoclaim_reply(&v).0, "0-0");
+            assert!(read_reply(&v).live.is_empty());
+            assert!(autoclaim_reply(&v).is_last_page());
             assert!(pending_deliveries(&v).is_empty());
             assert!(groups(&v).iter().all(|g| g.name.is_empty()));
+            assert_eq!(pending_min_id(&v), None);
         }
     }
 

@@ -39,7 +39,10 @@ fn serde_attributes_are_kept() {
     assert_eq!(v.sensor_id, "t1");
     assert_eq!(v.tries, 0);
     let back = serde_json::to_value(&v).unwrap();
-    assert_eq!(back, serde_json::json!({"sensorId":"t1","reading":2.5,"tries":0}));
+    assert_eq!(
+        back,
+        serde_json::json!({"sensorId":"t1","reading":2.5,"tries":0})
+    );
 }
 
 #[clamator::data(crate = clamator)]

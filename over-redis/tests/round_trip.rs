@@ -546,3 +546,58 @@ pub fn pending_count(conn: &mut redis::Connection, stream: &str, group: &str) ->
         .unwrap();
     v.as_i64().unwrap()
 }
+
+// Multi-threaded: the test blocks a thread in a synchronous XREAD while the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integer_beyond_64_bits_is_answered_invalid_params_not_rounded_or_dropped() {
+    let keys = TestKeys::new("bigint");
+    let server = start_server(&keys, Probe::default(), |o| o).await;
+    let mut conn = keys.conn();
+    let stream = keys.key("cmds:arith");
+    let reply = keys.key("replies:peer");
+    let envelope = r#"{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 100000000000000000000, "b": 3}, "id": "big-1"}"#;
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("type")
+        .arg("rpc")
+        .arg("envelope")
+        .arg(envelope)
+        .arg("reply-to")
+        .arg(&reply)
+        .query(&mut conn)
+        .unwrap();
+    let got: redis::Value = redis::cmd("XREAD")
+        .arg("BLOCK")
+        .arg(5000)
+        .arg("STREAMS")
+        .arg(&reply)
+        .arg("0")
+        .query(&mut conn)
+        .unwrap();
+    assert_ne!(got, redis::Value::Nil, "no reply within 5 s");
+    let entries: redis::streams::StreamRangeReply = conn.xrange_all(&reply).unwrap();
+    let env: String = redis::from_redis_value_ref(&entries.ids[0].map["envelope"]).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&env).unwrap();
+    assert_eq!(v["id"], "big-1");
+    assert_eq!(v["error"]["code"], -32602, "{env}");
+    assert_eq!(
+        v["error"]["data"]["errors"][0]["loc"],
+        serde_json::json!(["a"])
+    );
+    assert_eq!(
+        v["error"]["data"]["errors"][0]["input"],
+        "100000000000000000000"
+    );
+    assert_eq!(server.transport().stats().dispatched, 0, "no handler ran");
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg("arith")
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        matches!(&pending, redis::Value::Array(a) if a.first() == Some(&redis::Value::Int(0))),
+        "acked: {pending:?}"
+    );
+    server.stop(Duration::from_secs(1)).await;
+}

@@ -188,7 +188,7 @@ fn remove(root: &mut Value, loc: &[Value]) -> bool {
         return false;
     };
     match slot(root, parent) {
-        Some(Value::Object(map)) => map.shift_remove(key.as_str()).is_some(),
+        Some(Value::Object(map)) => map.remove(key.as_str()).is_some(),
         _ => false,
     }
 }

@@ -13,7 +13,13 @@ async fn check(bus: &AnyClient) {
     match reserve_one(bus, "apple").await {
         Err(Error::Rpc(e)) => {
             assert_eq!(e.code, -32603);
-            assert!(e.data["message"].as_str().unwrap().contains("only 0 of apple left"), "{e}");
+            assert!(
+                e.data["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("only 0 of apple left"),
+                "{e}"
+            );
         }
         other => panic!("expected -32603, got {other:?}"),
     }

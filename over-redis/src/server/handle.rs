@@ -33,6 +33,12 @@ impl Drop for RunningGuard<'_> {
 enum Plan {
     /// Acknowledge and drop (malformed, or the caller gave up).
     Drop,
+    /// Answer without dispatching: a request the envelope reader refused but can still answer
+    /// (an integer beyond 64 bits in its params: `-32602`, rather than a silent drop).
+    Answer {
+        reply_to: String,
+        response: Response,
+    },
     /// Dispatch; reply to `reply_to` if it is a request.
     Dispatch {
         envelope: Envelope,
@@ -53,6 +59,11 @@ pub(crate) async fn run_entry(
     let (envelope, reply_to) = match plan(&ctx, &entry, deadline_ms) {
         Plan::Drop => {
             finish(&ctx, &entry.id, None, None).await;
+            return;
+        }
+        Plan::Answer { reply_to, response } => {
+            let reply = Envelope::Response(response).to_json();
+            finish(&ctx, &entry.id, Some((reply_to, reply)), deadline_ms).await;
             return;
         }
         Plan::Dispatch { envelope, reply_to } => (envelope, reply_to),
@@ -112,17 +123,27 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
         Some(Err(_)) => return malformed("envelope is not UTF-8"),
         Some(Ok(t)) => t,
     };
-    let envelope = match Envelope::parse(text) {
-        Ok(Envelope::Response(_)) => return malformed("a response on a command stream"),
-        Ok(e) => e,
-        Err(e) => return malformed(&e.to_string()),
-    };
     let reply_to = match entry.get(fields::REPLY_TO) {
         None => None,
         Some(raw) => match ctx.valid_reply_to(raw) {
             Some(to) => Some(to.to_owned()),
             None => return malformed("reply-to is not a reply stream of this prefix"),
         },
+    };
+    let envelope = match Envelope::parse(text) {
+        Ok(Envelope::Response(_)) => return malformed("a response on a command stream"),
+        Ok(e) => e,
+        Err(e) => {
+            if let (Some(reply_to), Some(response)) = (&reply_to, Envelope::refusal(text, &e)) {
+                tracing::info!(service, entry_id = %id, error = %e,
+                    "redis request refused with -32602: service={service} entry={id}");
+                return Plan::Answer {
+                    reply_to: reply_to.clone(),
+                    response,
+                };
+            }
+            return malformed(&e.to_string());
+        }
     };
     if matches!(envelope, Envelope::Request(_))
         && deadline_ms.is_some_and(|d| ctx.shared.redis_now_ms() > d)

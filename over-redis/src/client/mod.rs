@@ -208,12 +208,22 @@ impl RedisClientTransport {
 
 impl ClientTransport for RedisClientTransport {
     async fn start(&self, replies: Replies) -> Result<(), Error> {
-        self.shared
-            .backend()?
-            .conn
-            .get()
+        let conn = &self.shared.backend()?.conn;
+        conn.get()
             .await
             .map_err(|e| TransportError::backend("redis connection failed", e))?;
+        // A too-old Redis or a missing ACL permission is named here, not on the first call.
+        let refused = |r: ops::preflight::Refusal| TransportError::Config(r.to_string());
+        ops::preflight::check_version(conn)
+            .await
+            .map_err(|e| TransportError::backend("redis connection failed", e))?
+            .map_err(refused)?;
+        let cmds_probe = keys::command_stream(self.shared.opts.key_prefix(), "clamator-preflight");
+        let probes = ops::preflight::client_probes(&self.shared.reply_stream, &cmds_probe);
+        ops::preflight::check_permissions(conn, probes)
+            .await
+            .map_err(|e| TransportError::backend("redis permission check failed", e))?
+            .map_err(refused)?;
         let stop = CancellationToken::new();
         let task = tokio::spawn(reply_reader::reply_loop(
             self.shared.clone(),

@@ -9,6 +9,7 @@
 //! [`ConnectionLike`] (a multiplexed connection today, a cluster connection later). Every key
 //! one operation touches is named by its arguments, so a cluster connection can route it.
 
+pub(crate) mod preflight;
 pub(crate) mod reply;
 
 use std::future::Future;

@@ -18,14 +18,15 @@ use super::handle;
 use super::maintenance::{admit_redelivered, forget_deleted};
 use super::service::ServiceCtx;
 use crate::backoff::Backoff;
-use crate::connection::{is_connection_error, open_blocking};
+use crate::connection::{has_code, is_connection_error, open_blocking};
 use crate::ops::{self, Dedicated, Entries, StreamEntry};
 use crate::stats::bump;
 
 /// The dedicated connection of the blocking reads, and its `CLIENT ID` for `CLIENT UNBLOCK`.
 struct Reader {
     conn: Dedicated<MultiplexedConnection>,
-    client_id: i64,
+    /// `None` when the ACL denies `CLIENT ID`: stop then closes the connection instead.
+    client_id: Option<i64>,
 }
 
 pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
@@ -159,13 +160,20 @@ async fn connect_reader(ctx: &ServiceCtx) -> Result<Reader, RedisError> {
     let opts = &ctx.shared.opts;
     let conn = open_blocking(&ctx.shared.client, opts.connection(), opts.block()).await?;
     let conn = Dedicated(conn);
-    let client_id = ops::client_id(&conn).await?;
+    let client_id = match ops::client_id(&conn).await {
+        Ok(id) => Some(id),
+        Err(e) if has_code(&e, "NOPERM") => None,
+        Err(e) => return Err(e),
+    };
     Ok(Reader { conn, client_id })
 }
 
 /// `XREADGROUP … BLOCK ms STREAMS <stream> >`. When intake closes the read is not dropped
 /// (Redis may already have assigned entries to it): it is unblocked with `CLIENT UNBLOCK` and
-/// its result still handled.
+/// its result still handled. Where the ACL denies `CLIENT ID` or `CLIENT UNBLOCK`, the read is
+/// abandoned at once instead of waiting out `BLOCK`: entries Redis assigned to it stay in this
+/// consumer's pending list, where the own-pending re-read and `XAUTOCLAIM` find them (at least
+/// once holds either way).
 async fn read(ctx: &ServiceCtx, reader: &Reader, count: usize) -> Result<Entries, RedisError> {
     let block_ms = ops::millis(ctx.shared.opts.block());
     let fut = ops::read_group(&reader.conn, &ctx.keys, count, Some(block_ms), ">");
@@ -174,8 +182,15 @@ async fn read(ctx: &ServiceCtx, reader: &Reader, count: usize) -> Result<Entries
         r = &mut fut => return r,
         () = ctx.run.intake.cancelled() => {}
     }
+    let Some(client_id) = reader.client_id else {
+        return Ok(Entries::default());
+    };
     loop {
-        let _ = ops::client_unblock(&ctx.shared.conn, reader.client_id).await;
+        if let Err(e) = ops::client_unblock(&ctx.shared.conn, client_id).await {
+            if has_code(&e, "NOPERM") {
+                return Ok(Entries::default());
+            }
+        }
         tokio::select! {
             r = &mut fut => return r,
             () = tokio::time::sleep(Duration::from_millis(50)) => {}

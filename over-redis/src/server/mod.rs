@@ -105,12 +105,36 @@ impl ServerTransport for RedisServerTransport {
                 (Arc::new(ctx), queue)
             })
             .unzip();
-        // Groups first: a failure here leaves nothing running, so start may be retried.
+        // Checks and groups first: a failure here leaves nothing running, so start may be
+        // retried. A too-old Redis or a missing ACL permission is named here, not in a loop.
+        let refused = |r: ops::preflight::Refusal| TransportError::Config(r.to_string());
+        ops::preflight::check_version(&shared.conn)
+            .await
+            .map_err(|e| TransportError::backend("redis connection failed", e))?
+            .map_err(refused)?;
         let start_id = shared.opts.group_start_id();
+        let reply_probe = crate::keys::reply_stream(shared.opts.key_prefix(), "clamator-preflight");
         for ctx in &ctxs {
             ops::create_group(&shared.conn, &ctx.keys, start_id)
                 .await
-                .map_err(|e| TransportError::backend("xgroup create failed", e))?;
+                .map_err(|e| {
+                    if crate::connection::has_code(&e, "NOPERM") {
+                        TransportError::Config(
+                            ops::preflight::Refusal::Denied {
+                                command: "XGROUP CREATE".into(),
+                                message: e.to_string(),
+                            }
+                            .to_string(),
+                        )
+                    } else {
+                        TransportError::backend("xgroup create failed", e)
+                    }
+                })?;
+            let probes = ops::preflight::server_probes(&ctx.keys, &reply_probe, &ctx.dead);
+            ops::preflight::check_permissions(&shared.conn, probes)
+                .await
+                .map_err(|e| TransportError::backend("redis permission check failed", e))?
+                .map_err(refused)?;
         }
         if let Err(e) = shared.sync_clock().await {
             tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");

@@ -323,8 +323,12 @@ async fn jsonrpc(State(state): State<Shared_>, headers: HeaderMap, body: Body) -
     {
         Ok(v) => v,
         Err(e) => {
-            let body =
-                rpc_error_envelope(Value::Null, codes::PARSE_ERROR, "Parse error", Value::from(e));
+            let body = rpc_error_envelope(
+                Value::Null,
+                codes::PARSE_ERROR,
+                "Parse error",
+                Value::from(e),
+            );
             return json_response(StatusCode::BAD_REQUEST, &body);
         }
     };

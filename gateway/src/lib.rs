@@ -221,7 +221,8 @@ impl GatewayBuilder {
             let entry = MethodEntry {
                 kind: m.kind(),
                 params: Value::Object(Default::default()),
-                result: (m.kind() == MethodKind::Request).then(|| Value::Object(Default::default())),
+                result: (m.kind() == MethodKind::Request)
+                    .then(|| Value::Object(Default::default())),
             };
             self.insert(contract.service(), m.name(), entry);
         }

@@ -121,8 +121,8 @@ fn refusals(result: &Value, defs: &Map<String, Value>) -> Vec<(Value, Option<Vec
             return;
         };
         let ok = resolve(ok, defs);
-        let only_true = ok.get("const") == Some(&Value::Bool(true))
-            || ok.get("enum") == Some(&json!([true]));
+        let only_true =
+            ok.get("const") == Some(&Value::Bool(true)) || ok.get("enum") == Some(&json!([true]));
         if !only_true {
             found.push((branch.clone(), reason_values(reason, defs)));
         }
@@ -165,11 +165,7 @@ fn request_responses(
                 .collect(),
         };
         for (reason, status) in reasons {
-            r.add(
-                status,
-                format!("refused: {reason}"),
-                Some(branch.clone()),
-            );
+            r.add(status, format!("refused: {reason}"), Some(branch.clone()));
         }
     }
     add_error_responses(&mut r, statuses);
@@ -247,7 +243,11 @@ fn operation(service: &str, method: &str, entry: &MethodEntry, b: &GatewayBuilde
         MethodKind::Request => request_responses(entry, &b.statuses, defs),
         MethodKind::Notification => {
             let mut r = Responses::default();
-            r.add(StatusCode::ACCEPTED, "accepted by the bus (never answered)", None);
+            r.add(
+                StatusCode::ACCEPTED,
+                "accepted by the bus (never answered)",
+                None,
+            );
             add_error_responses(&mut r, &b.statuses);
             r
         }

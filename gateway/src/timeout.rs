@@ -54,7 +54,19 @@ mod tests {
     #[test]
     fn refused_forms() {
         for bad in [
-            "", "s", "ms", "0", "0s", "-1s", "1e3", "inf", "nan", "1.2.3", ".", "2h", "1 s x",
+            "",
+            "s",
+            "ms",
+            "0",
+            "0s",
+            "-1s",
+            "1e3",
+            "inf",
+            "nan",
+            "1.2.3",
+            ".",
+            "2h",
+            "1 s x",
             "99999999999999999999999999999999999999m",
         ] {
             assert_eq!(parse_request_timeout(bad), None, "{bad:?}");

@@ -86,7 +86,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .health_probe(move || clamator_gateway::redis_ping(redis.clone()))
         .build()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    eprintln!("clamator-gateway listening on http://{}", listener.local_addr()?);
+    eprintln!(
+        "clamator-gateway listening on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -72,7 +72,8 @@ async fn require_bearer(State(token): State<Arc<str>>, request: Request, next: N
     if presented.is_some_and(|p| p.as_bytes() == token.as_bytes()) {
         return next.run(request).await;
     }
-    let body = serde_json::json!({"error": {"kind": "unauthorized", "message": "bearer token required"}});
+    let body =
+        serde_json::json!({"error": {"kind": "unauthorized", "message": "bearer token required"}});
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -133,7 +134,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .status_map(StatusMap::default().with_code(-32000, StatusCode::UNPROCESSABLE_ENTITY))
         .default_timeout(Duration::from_millis(args.timeout_ms))
         .max_timeout(Duration::from_millis(args.max_timeout_ms))
-        .info("arith gateway (clamator interop contract)", env!("CARGO_PKG_VERSION"));
+        .info(
+            "arith gateway (clamator interop contract)",
+            env!("CARGO_PKG_VERSION"),
+        );
     if let Some(redis) = probe_client {
         builder = builder.health_probe(move || clamator_gateway::redis_ping(redis.clone()));
     }
@@ -144,7 +148,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let transport = if args.redis_url.is_some() { "redis" } else { "memory" };
+    let transport = if args.redis_url.is_some() {
+        "redis"
+    } else {
+        "memory"
+    };
     println!(
         "arith_gateway listening on http://{} ({transport} bus, prefix {})",
         listener.local_addr()?,

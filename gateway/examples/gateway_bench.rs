@@ -221,7 +221,9 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
         prefix.clone(),
     ])
     .await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let gateway = Child::spawn(&[
         "gateway".into(),
         "--redis-url".into(),
@@ -258,7 +260,10 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
             }
         })
         .await;
-        for (name, f) in [("bus (direct)", &mut direct), ("HTTP → gateway → bus", &mut over_http)] {
+        for (name, f) in [
+            ("bus (direct)", &mut direct),
+            ("HTTP → gateway → bus", &mut over_http),
+        ] {
             println!(
                 "| {name} | {c} | {:.0} | {:.2} | {:.2} | {} |",
                 f.rate(),

@@ -26,7 +26,8 @@ pub fn parse_request_timeout(text: &str) -> Option<Duration> {
         return None;
     }
     let seconds = number.parse::<f64>().ok()? * scale;
-    if !(seconds > 0.0) {
+    // The digits-only check above rules NaN out; zero is refused.
+    if seconds <= 0.0 {
         return None;
     }
     Duration::try_from_secs_f64(seconds).ok()

@@ -31,6 +31,9 @@ struct Args {
     /// Seconds measured per workload.
     #[arg(long, default_value_t = 3.0)]
     duration: f64,
+    /// Tokio worker threads of the gateway process (1 = current-thread runtime).
+    #[arg(long, default_value_t = 2)]
+    gateway_threads: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +53,8 @@ enum Role {
         prefix: String,
         #[arg(long)]
         port: u16,
+        #[arg(long)]
+        threads: usize,
     },
 }
 
@@ -64,14 +69,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             redis_url,
             prefix,
             port,
-        }) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(gateway(redis_url, prefix, port)),
+            threads,
+        }) => {
+            let runtime = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()?
+            };
+            runtime.block_on(gateway(redis_url, prefix, port))
+        }
         None => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(drive(Duration::from_secs_f64(args.duration))),
+            .block_on(drive(
+                Duration::from_secs_f64(args.duration),
+                args.gateway_threads,
+            )),
     }
 }
 
@@ -139,6 +157,11 @@ impl Child {
             }
         }
         Err(format!("{args:?} exited before READY").into())
+    }
+
+    /// User + system CPU time of the process so far (Linux `/proc`; zero elsewhere).
+    fn cpu(&self) -> Duration {
+        self.child.id().map_or(Duration::ZERO, cpu_of)
     }
 
     async fn stop(mut self) {
@@ -210,7 +233,10 @@ where
     phase(measure).await
 }
 
-async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
+async fn drive(
+    measure: Duration,
+    gateway_threads: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let redis = RedisForTests::find_or_start()?;
     let prefix = format!("gw-bench-{}", uuid_like());
     let server = Child::spawn(&[
@@ -232,6 +258,8 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
         prefix.clone(),
         "--port".into(),
         port.to_string(),
+        "--threads".into(),
+        gateway_threads.to_string(),
     ])
     .await?;
 
@@ -246,13 +274,18 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
     let params = AddParams { a: 1.0, b: 2.0 };
     let warmup = Duration::from_millis(500);
 
+    let mut cpu_notes = Vec::new();
     println!("| path | c | calls/s | p50 ms | p99 ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|");
     for c in [16usize, 128] {
+        let me = std::process::id();
+        let self_before = cpu_of(me);
         let mut direct = run(c, warmup, measure, || async {
             bus.call(ArithContract::ADD, &params).await.is_ok()
         })
         .await;
+        let direct_self = cpu_of(me) - self_before;
+        let (gw_before, server_before, self_before) = (gateway.cpu(), server.cpu(), cpu_of(me));
         let mut over_http = run(c, warmup, measure, || async {
             match http.post(&url).json(&params).send().await {
                 Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
@@ -260,6 +293,18 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
             }
         })
         .await;
+        // CPU per call (warm-up included in the time, so divide by its calls too: roughly).
+        let per_call = |d: Duration, f: &Figures| {
+            let warm = f.rate() * warmup.as_secs_f64();
+            d.as_secs_f64() * 1e6 / (f.calls as f64 + warm)
+        };
+        let http_self = per_call(cpu_of(me) - self_before, &over_http);
+        let direct_self = per_call(direct_self, &direct);
+        let gw_cpu = per_call(gateway.cpu() - gw_before, &over_http);
+        let server_cpu = per_call(server.cpu() - server_before, &over_http);
+        cpu_notes.push(format!(
+            "c={c}: CPU per call: direct, the calling process {direct_self:.0} µs; over HTTP, the calling process (reqwest) {http_self:.0} µs, the gateway process {gw_cpu:.0} µs, the server {server_cpu:.0} µs"
+        ));
         for (name, f) in [
             ("bus (direct)", &mut direct),
             ("HTTP → gateway → bus", &mut over_http),
@@ -279,10 +324,28 @@ async fn drive(measure: Duration) -> Result<(), Box<dyn std::error::Error>> {
             over_http.percentile(0.99) / direct.percentile(0.99)
         );
     }
+    for note in cpu_notes {
+        println!("{note}");
+    }
     bus.stop().await;
     gateway.stop().await;
     server.stop().await;
     Ok(())
+}
+
+/// utime + stime of a process from `/proc/<pid>/stat`, at the usual 100 ticks per second.
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn uuid_like() -> String {

@@ -3,13 +3,16 @@
 //!
 //! ```text
 //! cargo run -p clamator-gateway --example arith_gateway -- --listen 127.0.0.1:8080 --prefix demo
-//!     [--redis-url redis://127.0.0.1:6379] [--with-server] [--bearer-token SECRET]
+//!     [--redis-url redis://127.0.0.1:6379] [--with-server] [--forward-any] [--bearer-token SECRET]
 //! curl -s -X POST localhost:8080/rpc/arith/add -d '{"a":1,"b":2}'      # {"sum":3.0}
 //! curl -s localhost:8080/openapi.json
 //! ```
 //!
-//! Without `--redis-url` the bus is in memory, with the interop handlers serving it in this
-//! process (a self-contained demo). With `--redis-url` the gateway calls whatever serves
+//! Without `--redis-url` the bus is in memory, served from this process (a self-contained
+//! demo) by [`Demo`]: the interop behaviour, except that a result that is not a finite number
+//! (`add` or `divide` overflowing to infinity, which JSON cannot carry) is refused with
+//! `-32000 result out of range` (422 here) instead of the interop handlers' `-32603 Result
+//! validation failed` (500). schemathesis found that one with huge generated operands. With `--redis-url` the gateway calls whatever serves
 //! `arith` under the prefix (`--with-server` also serves it from this process).
 //!
 //! `--bearer-token` shows how authentication goes in front: a tower layer (here axum's
@@ -28,9 +31,12 @@ use axum::response::{IntoResponse, Response};
 use clamator::memory::MemoryBus;
 use clamator::redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 use clamator::AnyClient;
+use clamator::{HandlerError, RpcError};
 use clamator_gateway::{Gateway, StatusMap};
-use clamator_interop::contracts::{ArithContract, NotificationsContract};
-use clamator_interop::handlers;
+use clamator_interop::contracts::{
+    AddParams, Arith, ArithContract, Notifications, NotificationsContract, PingParams,
+    QuotientResult, SlowAddParams, SumResult, Text,
+};
 use clap::Parser;
 
 /// The interop `arith` contract behind an HTTP gateway.
@@ -54,9 +60,55 @@ struct Args {
     /// Largest Request-Timeout honoured, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     max_timeout_ms: u64,
+    /// Also forward methods outside the typed contracts, untyped (as the binary does).
+    #[arg(long)]
+    forward_any: bool,
     /// Require `Authorization: Bearer <token>` (the example auth layer).
     #[arg(long)]
     bearer_token: Option<String>,
+}
+
+/// The demo's handlers: the interop ones, with non-finite results refused (see the top).
+struct Demo;
+
+fn finite(x: f64) -> Result<f64, RpcError> {
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(RpcError::new(-32000, "result out of range"))
+    }
+}
+
+impl Arith for Demo {
+    async fn add(&self, p: AddParams) -> Result<SumResult, HandlerError> {
+        Ok(SumResult {
+            sum: finite(p.a + p.b)?,
+        })
+    }
+
+    async fn divide(&self, p: AddParams) -> Result<QuotientResult, RpcError> {
+        if p.b == 0.0 {
+            return Err(RpcError::new(-32000, "division by zero"));
+        }
+        Ok(QuotientResult {
+            q: finite(p.a / p.b)?,
+        })
+    }
+
+    async fn echo_text(&self, p: Text) -> Result<Text, HandlerError> {
+        Ok(p)
+    }
+
+    async fn slow_add(&self, p: SlowAddParams) -> Result<SumResult, HandlerError> {
+        tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
+        Ok(SumResult {
+            sum: finite(p.a + p.b)?,
+        })
+    }
+}
+
+impl Notifications for Demo {
+    async fn ping(&self, _p: PingParams) {}
 }
 
 /// The example auth layer: constant-time-enough for a demo, a real one would also log.
@@ -91,7 +143,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let counters = Arc::new(handlers::Counters::default());
     let mut redis_server = None;
     let mut memory_server = None;
     let mut probe_client = None;
@@ -101,8 +152,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let server = RedisRpcServer::new(
                     RedisServerOptions::new(args.prefix.clone()).with_redis_url(url.clone()),
                 );
-                server.register_service(handlers::arith(counters.clone()))?;
-                server.register_service(handlers::notifications(counters.clone()))?;
+                server.register_service(ArithContract::service(Demo))?;
+                server.register_service(NotificationsContract::service(Demo))?;
                 server.start().await?;
                 redis_server = Some(server);
             }
@@ -115,8 +166,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let bus = MemoryBus::new();
             let server = bus.server();
-            server.register_service(handlers::arith(counters.clone()))?;
-            server.register_service(handlers::notifications(counters.clone()))?;
+            server.register_service(ArithContract::service(Demo))?;
+            server.register_service(NotificationsContract::service(Demo))?;
             server.start().await?;
             memory_server = Some(server);
             bus.client().into()
@@ -130,10 +181,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .method(ArithContract::ECHO_TEXT)
         .method(ArithContract::SLOW_ADD)
         .notification(NotificationsContract::PING)
-        // `arith.divide` answers -32000 "division by zero": the caller's input, so 422.
+        // -32000 ("division by zero", "result out of range"): the caller's input, so 422.
         .status_map(StatusMap::default().with_code(-32000, StatusCode::UNPROCESSABLE_ENTITY))
         .default_timeout(Duration::from_millis(args.timeout_ms))
         .max_timeout(Duration::from_millis(args.max_timeout_ms))
+        .forward_any(args.forward_any)
         .info(
             "arith gateway (clamator interop contract)",
             env!("CARGO_PKG_VERSION"),

@@ -29,5 +29,7 @@ echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "==> cargo test"
 cargo test --workspace
+echo "==> gateway OpenAPI validation (openapi-spec-validator + schemathesis)"
+gateway/scripts/validate-openapi.sh
 echo "==> chaos suite (quick)"
 cargo run --release -p clamator-chaos -- --quick

@@ -181,7 +181,6 @@ pub fn server_span(
         rpc.jsonrpc.error_code = Empty,
         rpc.jsonrpc.error_message = Empty,
         messaging.message.id = entry_id,
-        messaging.redis.delivery_count = Empty,
         trace.parent.received = parent.is_some(),
     );
     #[cfg(feature = "otel")]

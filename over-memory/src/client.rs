@@ -9,6 +9,9 @@ use clamator_protocol::{
     TransportError,
 };
 
+use clamator_protocol::telemetry;
+use tracing::Instrument;
+
 use crate::bus::MemoryBus;
 
 /// A clamator client on a [`MemoryBus`].
@@ -56,15 +59,25 @@ impl ClientTransport for MemoryClientTransport {
         // Most handlers finish without waiting: run the first poll inline and spawn only what
         // is still pending. Once spawned, a caller that times out cannot cancel the work (as
         // with a remote server).
-        let mut dispatch = Box::pin(dispatcher.dispatch(Envelope::Request(request)));
+        // The trace context travels beside the envelope (never inside it), as over Redis.
+        let span = crate::telemetry::server_span(&request);
+        let mut dispatch = Box::pin(
+            dispatcher
+                .dispatch(Envelope::Request(request))
+                .instrument(span.clone()),
+        );
         let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
         if let Poll::Ready(response) = first {
+            telemetry::record_server_outcome(&span, response.as_ref());
             return response
                 .map(Some)
                 .ok_or_else(|| TransportError::NoResponse.into());
         }
         match tokio::spawn(dispatch).await {
-            Ok(Some(response)) => Ok(Some(response)),
+            Ok(Some(response)) => {
+                telemetry::record_server_outcome(&span, Some(&response));
+                Ok(Some(response))
+            }
             Ok(None) => Err(TransportError::NoResponse.into()),
             Err(join_error) => {
                 tracing::warn!(service = dispatcher.service_name(), error = %join_error,
@@ -77,7 +90,12 @@ impl ClientTransport for MemoryClientTransport {
     async fn notify(&self, notification: Notification) -> Result<(), Error> {
         match self.bus.lookup(&notification.service) {
             Some(dispatcher) => {
-                tokio::spawn(dispatcher.dispatch(Envelope::Notification(notification)));
+                let span = crate::telemetry::notification_span(&notification);
+                tokio::spawn(
+                    dispatcher
+                        .dispatch(Envelope::Notification(notification))
+                        .instrument(span),
+                );
             }
             None => tracing::debug!(
                 service = %notification.service,

@@ -33,6 +33,7 @@
 mod bus;
 mod client;
 mod server;
+mod telemetry;
 
 pub use bus::MemoryBus;
 pub use client::{MemoryClientTransport, MemoryRpcClient};

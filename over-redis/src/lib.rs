@@ -22,6 +22,7 @@ mod ops;
 mod options;
 mod server;
 mod stats;
+mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

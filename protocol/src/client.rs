@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::contract::{Method, NotificationMethod};
 use crate::envelope::{Id, Notification, Request, Response};
@@ -24,6 +25,7 @@ use crate::names::{is_valid_method, is_valid_service};
 use crate::omit_none;
 use crate::replies::{self, Replies};
 use crate::state::State;
+use crate::telemetry;
 use crate::transport::{ClientTransport, DynClientTransport};
 
 /// The peers' default call timeout.
@@ -222,10 +224,28 @@ impl<T: ClientTransport> RpcClientCore<T> {
         params: Value,
         timeout: Duration,
     ) -> Result<Value, Error> {
+        let id = Id::new_uuid();
+        let span = telemetry::client_span(&service, &method, Some(&id));
+        let result = self
+            .send_in_span(id, service, method, params, timeout)
+            .instrument(span.clone())
+            .await;
+        telemetry::record_client_outcome(&span, &result);
+        result
+    }
+
+    async fn send_in_span(
+        &self,
+        id: Id,
+        service: Cow<'static, str>,
+        method: Cow<'static, str>,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
         check_names(&service, &method)?;
         self.ensure_started()?;
         let request = Request {
-            id: Id::new_uuid(),
+            id,
             service,
             method,
             params,
@@ -290,14 +310,21 @@ impl<T: ClientTransport> RpcClientCore<T> {
         method: Cow<'static, str>,
         params: Value,
     ) -> Result<(), Error> {
-        check_names(&service, &method)?;
-        self.ensure_started()?;
-        let notification = Notification {
-            service,
-            method,
-            params,
-        };
-        self.transport.notify(notification).await
+        let span = telemetry::client_span(&service, &method, None);
+        let result = async {
+            check_names(&service, &method)?;
+            self.ensure_started()?;
+            let notification = Notification {
+                service,
+                method,
+                params,
+            };
+            self.transport.notify(notification).await
+        }
+        .instrument(span.clone())
+        .await;
+        telemetry::record_client_outcome(&span, &result);
+        result
     }
 
     /// The transport, e.g. to read its counters.

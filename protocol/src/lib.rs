@@ -26,6 +26,7 @@ pub mod omit_none;
 pub mod replies;
 pub mod server;
 pub mod state;
+pub mod telemetry;
 pub mod transport;
 pub mod validation;
 

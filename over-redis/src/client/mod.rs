@@ -9,6 +9,7 @@ mod reply_reader;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use clamator_protocol::telemetry;
 use clamator_protocol::{
     ClientTransport, Envelope, Error, Notification, Replies, Request, Response, RpcClientCore,
     SendMark, TransportError,
@@ -243,18 +244,16 @@ impl ClientTransport for RedisClientTransport {
         let service = request.service.clone();
         let json = Envelope::Request(request).to_json();
         let timeout_ms = timeout.as_millis().to_string();
-        let id = self
-            .xadd(
-                &service,
-                &[
-                    (fields::TYPE, fields::TYPE_RPC),
-                    (fields::ENVELOPE, &json),
-                    (fields::REPLY_TO, &self.shared.reply_stream),
-                    (fields::TIMEOUT_MS, &timeout_ms),
-                ],
-                give_up,
-            )
-            .await?;
+        let mut entry: Vec<(&str, &str)> = vec![
+            (fields::TYPE, fields::TYPE_RPC),
+            (fields::ENVELOPE, &json),
+            (fields::REPLY_TO, &self.shared.reply_stream),
+            (fields::TIMEOUT_MS, &timeout_ms),
+        ];
+        // Extra fields (peers ignore them): the caller's span, for the server to continue.
+        let trace = telemetry::TraceContext::current();
+        crate::telemetry::push_trace_fields(&mut entry, trace.as_ref());
+        let id = self.xadd(&service, &entry, give_up).await?;
         bump(&self.shared.stats.requests);
         if let (Some(sent), Some(replies)) = (ops::parse_id(&id), self.replies.get()) {
             replies.mark_sent(&key, sent);
@@ -275,12 +274,11 @@ impl ClientTransport for RedisClientTransport {
         let service = notification.service.clone();
         let json = Envelope::Notification(notification).to_json();
         let give_up = Instant::now() + self.shared.opts.default_timeout();
-        self.xadd(
-            &service,
-            &[(fields::TYPE, fields::TYPE_RPC), (fields::ENVELOPE, &json)],
-            give_up,
-        )
-        .await?;
+        let mut entry: Vec<(&str, &str)> =
+            vec![(fields::TYPE, fields::TYPE_RPC), (fields::ENVELOPE, &json)];
+        let trace = telemetry::TraceContext::current();
+        crate::telemetry::push_trace_fields(&mut entry, trace.as_ref());
+        self.xadd(&service, &entry, give_up).await?;
         bump(&self.shared.stats.notifications);
         Ok(())
     }

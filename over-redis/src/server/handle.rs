@@ -9,6 +9,7 @@ use std::time::Duration;
 use clamator_protocol::{Envelope, Id, Response, RpcError};
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 use super::finisher::Finished;
 use super::service::ServiceCtx;
@@ -73,7 +74,8 @@ pub(crate) async fn run_entry(
         _ => None,
     };
     bump(&ctx.shared.stats.dispatched);
-    let dispatch = ctx.dispatcher.dispatch(envelope);
+    let span = crate::telemetry::server_span(ctx.service, &entry, &envelope);
+    let dispatch = ctx.dispatcher.dispatch(envelope).instrument(span.clone());
     let outcome = tokio::select! {
         biased;
         () = ctx.run.abandon.cancelled() => return, // stop: the entry stays pending
@@ -93,6 +95,7 @@ pub(crate) async fn run_entry(
             })
         }
     };
+    clamator_protocol::telemetry::record_server_outcome(&span, response.as_ref());
     let reply = match (reply_to, response) {
         (Some(to), Some(r)) => Some((to, Envelope::Response(r).to_json())),
         _ => None,

@@ -11,10 +11,12 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
-  echo "==> installing redis-server (Debian package)"
+# redis-server for every Redis test (plain, TLS, ACL, sentinel); redis-cli (redis-tools) to
+# join the local test cluster. Installed even with REDIS_URL set: those tests start their own.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "==> installing redis-server and redis-tools (Debian packages)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 if ! command -v python3 >/dev/null 2>&1; then
   echo "python3 is required by the interop suite (apt-get install python3 python3-venv)" >&2

@@ -36,8 +36,8 @@ pub use keys::{
     reply_stream_prefix,
 };
 pub use options::{
-    ConnectionOptions, OptionsError, RedisClientOptions, RedisServerOptions, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_URL,
+    ConnectionOptions, OptionsError, RedisClientOptions, RedisServerOptions, TlsOptions,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL,
 };
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};

@@ -34,6 +34,8 @@ const MIN_TRIM_INTERVAL: Duration = Duration::from_millis(10);
 pub enum OptionsError {
     /// Both an injected client and a URL were given: which one is meant is not clear.
     ClientAndUrl,
+    /// TLS options together with an injected client (whose own settings would be ignored).
+    ClientAndTls,
     /// A count below its minimum (e.g. `max_concurrent_handlers = 0`, a server that would never
     /// read).
     TooSmall {
@@ -83,6 +85,9 @@ impl fmt::Display for OptionsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ClientAndUrl => f.write_str("provide either `redis` or `redis_url`, not both"),
+            Self::ClientAndTls => f.write_str(
+                "TLS options apply to a URL; an injected `redis` client brings its own TLS settings",
+            ),
             Self::TooSmall { option, min, value } => {
                 write!(f, "`{option}` must be at least {min} (got {value})")
             }
@@ -154,6 +159,51 @@ pub struct ConnectionOptions {
     command_timeout: Duration,
     reconnect_first: Duration,
     reconnect_max: Duration,
+    tls: Option<TlsOptions>,
+}
+
+/// TLS settings beyond what a `rediss://` URL says: a private CA, a client certificate for
+/// mutual TLS, or (for development only) no certificate checks. Needs the `tls-rustls` or
+/// `tls-native-tls` feature (`clamator`'s `tls`); without one `start()` says so.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    root_ca_pem: Option<Vec<u8>>,
+    client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
+    insecure: bool,
+}
+
+impl TlsOptions {
+    /// Verify the server against the system's roots (what a bare `rediss://` does).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trust this CA (PEM) instead of the system roots: managed Redis with a private CA.
+    #[must_use]
+    pub fn with_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Present this certificate and key (PEM) to a server that requires client certificates.
+    #[must_use]
+    pub fn with_client_cert_pem(
+        mut self,
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_cert_pem = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Accept any server certificate and host name. For development against self-signed
+    /// servers only: it gives up the protection TLS exists for.
+    #[must_use]
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
 }
 
 impl Default for ConnectionOptions {
@@ -173,7 +223,22 @@ impl ConnectionOptions {
             command_timeout: Duration::from_secs(10),
             reconnect_first: backoff::INITIAL,
             reconnect_max: backoff::MAX,
+            tls: None,
         }
+    }
+
+    /// Connects with TLS using these settings (the URL's scheme must be `rediss://`; a
+    /// `redis://` URL is upgraded). Exclusive with an injected client, whose own TLS settings
+    /// apply.
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The TLS settings, if any.
+    pub fn tls(&self) -> Option<&TlsOptions> {
+        self.tls.as_ref()
     }
 
     /// Uses this client's connection settings (exclusive with a URL), e.g. for TLS or auth
@@ -247,6 +312,9 @@ impl ConnectionOptions {
         if self.redis.is_some() && self.redis_url.is_some() {
             return Err(OptionsError::ClientAndUrl);
         }
+        if self.redis.is_some() && self.tls.is_some() {
+            return Err(OptionsError::ClientAndTls);
+        }
         not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
         not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
         not_shorter("reconnect_backoff", self.reconnect_first, MIN_MILLIS)?;
@@ -266,21 +334,71 @@ impl ConnectionOptions {
             .map_err(|e| TransportError::Config(e.to_string()))?;
         match (&self.redis, &self.redis_url) {
             (Some(c), _) => Ok(c.clone()),
-            (None, Some(u)) => open(u),
+            (None, Some(u)) => open(u, self.tls.as_ref()),
             (None, None) => {
                 let url = std::env::var("REDIS_URL")
                     .ok()
                     .filter(|u| !u.is_empty())
                     .unwrap_or_else(|| DEFAULT_URL.to_owned());
-                open(&url)
+                open(&url, self.tls.as_ref())
             }
         }
     }
 }
 
-fn open(url: &str) -> Result<redis::Client, Error> {
+const TLS_FEATURE_HINT: &str =
+    "TLS needs a TLS feature: `clamator` with features [\"redis\", \"tls\"] \
+     (or `clamator-over-redis` with `tls-rustls` / `tls-native-tls`)";
+
+fn open(url: &str, tls: Option<&TlsOptions>) -> Result<redis::Client, Error> {
+    let invalid = |e| TransportError::backend(format!("invalid redis url \"{url}\""), e);
+    let wants_tls = tls.is_some() || url.starts_with("rediss://");
+    if wants_tls && !cfg!(any(feature = "tls-rustls", feature = "tls-native-tls")) {
+        return Err(TransportError::Config(format!("{url}: {TLS_FEATURE_HINT}")).into());
+    }
+    let Some(tls) = tls else {
+        return redis::Client::open(url).map_err(|e| invalid(e).into());
+    };
+    let mut url = match url.strip_prefix("redis://") {
+        Some(rest) => format!("rediss://{rest}"),
+        None => url.to_owned(),
+    };
+    if tls.insecure && !url.contains("#insecure") {
+        url.push_str("#insecure");
+    }
+    open_tls(&url, tls).map_err(|e| invalid(e).into())
+}
+
+#[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
+fn open_tls(url: &str, tls: &TlsOptions) -> redis::RedisResult<redis::Client> {
+    #[cfg(feature = "tls-rustls")]
+    {
+        // redis links rustls without a crypto provider; use ring unless the application
+        // installed one (an error here means one already is).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    if tls.root_ca_pem.is_none() && tls.client_cert_pem.is_none() {
+        return redis::Client::open(url);
+    }
+    redis::Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls: tls
+                .client_cert_pem
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: tls.root_ca_pem.clone(),
+        },
+    )
+}
+
+#[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+fn open_tls(url: &str, _tls: &TlsOptions) -> redis::RedisResult<redis::Client> {
+    // Not reached: open() refuses TLS without a TLS feature, with the hint.
     redis::Client::open(url)
-        .map_err(|e| TransportError::backend(format!("invalid redis url \"{url}\""), e).into())
 }
 
 /// Server options: `RedisServerOptions::new(prefix)` then `with_*` setters; checked by

@@ -84,8 +84,10 @@ enum Owner {
     Container(
         // Held only to be removed on drop.
         #[allow(dead_code)]
-        testcontainers_modules::testcontainers::ContainerAsync<
-            testcontainers_modules::redis::Redis,
+        Box<
+            testcontainers_modules::testcontainers::ContainerAsync<
+                testcontainers_modules::redis::Redis,
+            >,
         >,
     ),
 }
@@ -122,7 +124,7 @@ impl TestRedis {
                 Ok((url, c)) => {
                     return Ok(Self {
                         url,
-                        _owner: Owner::Container(c),
+                        _owner: Owner::Container(Box::new(c)),
                     })
                 }
                 Err(e) => {

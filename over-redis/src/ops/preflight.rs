@@ -19,6 +19,10 @@ pub(crate) const MIN_VERSION: (u32, u32) = (6, 2);
 /// An idle time no entry reaches, so a probing claim claims nothing.
 const NEVER_IDLE: &str = "9223372036854775807";
 
+/// The largest stream id: a probing `XAUTOCLAIM` starting there scans no pending entry (from
+/// `0-0` it would also purge references to deleted entries, a side effect a probe must not have).
+const LAST_ID: &str = "18446744073709551615-18446744073709551615";
+
 /// What a preflight found; its text names the version or the command refused.
 #[derive(Debug)]
 pub(crate) enum Refusal {
@@ -91,7 +95,8 @@ pub(crate) fn server_probes(keys: &GroupKeys, reply_probe: &str, dead_letter: &s
         .arg(1)
         .arg("STREAMS")
         .arg(&keys.stream)
-        .arg("0");
+        // History after the last possible id: nothing, so no delivery count moves.
+        .arg(LAST_ID);
     let mut xack = redis::cmd("XACK");
     xack.arg(&keys.stream).arg(&keys.group).arg("0-1");
     let mut xautoclaim = redis::cmd("XAUTOCLAIM");
@@ -100,7 +105,7 @@ pub(crate) fn server_probes(keys: &GroupKeys, reply_probe: &str, dead_letter: &s
         .arg(&keys.group)
         .arg(&keys.consumer)
         .arg(NEVER_IDLE)
-        .arg("0-0")
+        .arg(LAST_ID)
         .arg("COUNT")
         .arg(1)
         .arg("JUSTID");

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::process::RedisProcess;
-use super::TestRedisError;
+use super::{connect, unavailable, TestRedisError};
 
 /// Node timeout of test clusters: a killed primary is failed over in about two of these.
 const NODE_TIMEOUT_MS: u64 = 1000;
@@ -347,16 +347,6 @@ fn cluster_port() -> u16 {
         {
             return port;
         }
-    }
-}
-
-fn connect(url: &str) -> Result<redis::Connection, redis::RedisError> {
-    redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(1))
-}
-
-fn unavailable(detail: String) -> TestRedisError {
-    TestRedisError::Unavailable {
-        detail: format!(" ({detail})"),
     }
 }
 

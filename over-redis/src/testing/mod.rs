@@ -135,9 +135,7 @@ impl TestRedis {
             }
         }
         #[allow(unreachable_code)]
-        Err(TestRedisError::Unavailable {
-            detail: format!(" ({detail})"),
-        })
+        Err(unavailable(detail))
     }
 
     /// `redis://host:port` of this Redis.
@@ -170,9 +168,7 @@ pub fn shared_url() -> Result<String, TestRedisError> {
             Err(e) => Err(e.to_string()),
         }
     });
-    found.clone().map_err(|detail| TestRedisError::Unavailable {
-        detail: format!(" ({detail})"),
-    })
+    found.clone().map_err(unavailable)
 }
 
 fn env_url() -> Option<String> {
@@ -213,19 +209,34 @@ impl TestPrefix {
 
 impl Drop for TestPrefix {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        delete_keys(&self.url, &self.prefix);
+    }
+}
+
+/// Deletes every key under `<prefix>:` (best effort), as a [`TestPrefix`] does on drop; for
+/// harnesses that name their own prefixes.
+pub fn delete_keys(url: &str, prefix: &str) {
+    let Ok(mut conn) = connect(url) else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+    }
+}
+
+/// A synchronous connection with a 1 s timeout, for the harness's own checks.
+fn connect(url: &str) -> Result<redis::Connection, redis::RedisError> {
+    redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(1))
+}
+
+/// [`TestRedisError::Unavailable`] with `detail` in parentheses.
+fn unavailable(detail: String) -> TestRedisError {
+    TestRedisError::Unavailable {
+        detail: format!(" ({detail})"),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::process::RedisProcess;
-use super::TestRedisError;
+use super::{connect, unavailable, TestRedisError};
 
 /// A primary, its replica and three sentinels (quorum 2) on free loopback ports; stopped and
 /// their files removed on drop. A killed primary is failed over in about two seconds.
@@ -153,16 +153,6 @@ impl Drop for RedisSentinels {
     fn drop(&mut self) {
         self.sentinels.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn connect(url: &str) -> Result<redis::Connection, redis::RedisError> {
-    redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(1))
-}
-
-fn unavailable(detail: String) -> TestRedisError {
-    TestRedisError::Unavailable {
-        detail: format!(" ({detail})"),
     }
 }
 

@@ -15,7 +15,11 @@ cd "$(dirname "$0")/../.."
 
 venv=target/gateway-venv
 wanted="openapi-spec-validator==0.9.0 schemathesis==4.32.5"
-if [ "$(cat "$venv/.installed" 2>/dev/null || true)" != "$wanted" ]; then
+# Recreated when the pins changed or the venv no longer runs (e.g. target/ was moved: a venv's
+# scripts name its absolute path).
+if [ "$(cat "$venv/.installed" 2>/dev/null || true)" != "$wanted" ] \
+  || ! "$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' 2>/dev/null \
+  || ! "$venv/bin/openapi-spec-validator" --help >/dev/null 2>&1; then
   echo "==> creating $venv ($wanted)"
   rm -rf "$venv"
   python3 -m venv "$venv"

@@ -3,7 +3,7 @@
 //! and the whole call through `MemoryBus` (measured in a loop inside one runtime, so the runtime
 //! entry is not counted per call).
 #![forbid(unsafe_code)]
-
+#![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn benches`.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,14 +23,14 @@ fn call_path(c: &mut Criterion) {
     let params = AddParams { a: 1.0, b: 2.0 };
     c.bench_function("Id::new_uuid", |b| b.iter(Id::new_uuid));
     c.bench_function("omit_none::to_value(AddParams)", |b| {
-        b.iter(|| omit_none::to_value(black_box(&params)).unwrap())
+        b.iter(|| omit_none::to_value(black_box(&params)).unwrap());
     });
     c.bench_function("serde_json::to_value(AddParams)", |b| {
-        b.iter(|| serde_json::to_value(black_box(&params)).unwrap())
+        b.iter(|| serde_json::to_value(black_box(&params)).unwrap());
     });
     let value = json!({"a": 1, "b": 2});
     c.bench_function("AddParams::deserialize(&Value)", |b| {
-        b.iter(|| AddParams::deserialize(black_box(&value)).unwrap())
+        b.iter(|| AddParams::deserialize(black_box(&value)).unwrap());
     });
     c.bench_function(
         "serde_path_to_error::deserialize::<AddParams>(&Value)",
@@ -39,15 +39,15 @@ fn call_path(c: &mut Criterion) {
     c.bench_function("validation::decode_params::<AddParams>", |b| {
         b.iter(|| {
             clamator_protocol::validation::decode_params::<AddParams>(black_box(&value)).unwrap()
-        })
+        });
     });
     let sum = SumResult { sum: 3.0 };
     c.bench_function("validation::encode_result(SumResult)", |b| {
-        b.iter(|| clamator_protocol::validation::encode_result(black_box(&sum)).unwrap())
+        b.iter(|| clamator_protocol::validation::encode_result(black_box(&sum)).unwrap());
     });
     let result = json!({"sum": 3.0});
     c.bench_function("SumResult::deserialize(Value)", |b| {
-        b.iter(|| SumResult::deserialize(black_box(result.clone())).unwrap())
+        b.iter(|| SumResult::deserialize(black_box(result.clone())).unwrap());
     });
     c.bench_function("tokio::spawn + await (current_thread)", |b| {
         b.iter_custom(|iters| {
@@ -58,7 +58,7 @@ fn call_path(c: &mut Criterion) {
                 }
                 t.elapsed()
             })
-        })
+        });
     });
     c.bench_function("tokio::time::timeout(30 s, ready)", |b| {
         b.iter_custom(|iters| {
@@ -71,7 +71,7 @@ fn call_path(c: &mut Criterion) {
                 }
                 t.elapsed()
             })
-        })
+        });
     });
     let bus = MemoryBus::new();
     let server = bus.server();
@@ -92,7 +92,7 @@ fn call_path(c: &mut Criterion) {
                 }
                 t.elapsed()
             })
-        })
+        });
     });
 }
 

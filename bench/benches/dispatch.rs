@@ -3,7 +3,7 @@
 //! is ready at once, so the future is polled once without a runtime (`now_or_never`): the
 //! figures are the dispatcher's own cost.
 #![forbid(unsafe_code)]
-
+#![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn benches`.
 use std::sync::Arc;
 
 use clamator_interop::handlers::{self, Counters};
@@ -31,13 +31,13 @@ fn dispatch(c: &mut Criterion) {
             .expect("a request is answered")
     };
     c.bench_function("dispatch add", |b| {
-        b.iter(|| run(black_box(request.clone())))
+        b.iter(|| run(black_box(request.clone())));
     });
     c.bench_function("parse + dispatch + to_json add", |b| {
         b.iter(|| {
             let env = Envelope::parse(black_box(REQUEST)).unwrap();
             Envelope::Response(run(env)).to_json()
-        })
+        });
     });
     let unknown = Envelope::Request(Request {
         id: Id::from("1"),
@@ -46,7 +46,7 @@ fn dispatch(c: &mut Criterion) {
         params: json!({}),
     });
     c.bench_function("dispatch unknown method", |b| {
-        b.iter(|| run(black_box(unknown.clone())))
+        b.iter(|| run(black_box(unknown.clone())));
     });
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Which transport a workload runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Redis Streams.
     Redis,
     /// In-process memory bus.
@@ -22,7 +22,7 @@ pub enum Transport {
 /// Which `arith` method a workload calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Call {
+pub(crate) enum Call {
     /// `arith.add {"a":1,"b":2}`.
     Add,
     /// `arith.echoText {"text": <payload × "x">}`.
@@ -32,7 +32,7 @@ pub enum Call {
 /// One workload: `concurrency` workers calling in a loop for `duration_s` (at most `max_calls`
 /// calls in all), after a warm-up run the same way and discarded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Workload {
+pub(crate) struct Workload {
     /// Row key.
     pub name: String,
     /// Transport.
@@ -53,7 +53,7 @@ pub struct Workload {
 
 /// What one side measured for one workload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Calls that succeeded.
     pub ok: u64,
     /// Calls that failed.
@@ -82,7 +82,7 @@ fn percentile(sorted_ns: &[u64], p: f64) -> f64 {
 /// Runs `concurrency` workers, each awaiting `call()` in a loop until `duration` has passed or
 /// `max_calls` calls were issued in all. All workers are polled by the calling task (no spawns),
 /// as asyncio.gather does on the Python side.
-pub async fn drive<F, Fut>(
+pub(crate) async fn drive<F, Fut>(
     concurrency: usize,
     duration: Duration,
     max_calls: u64,
@@ -140,7 +140,7 @@ where
 }
 
 /// Warm-up then measured run of `w`.
-pub async fn run<F, Fut>(w: &Workload, call: F) -> Sample
+pub(crate) async fn run<F, Fut>(w: &Workload, call: F) -> Sample
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<(), String>>,

@@ -301,17 +301,16 @@ fn workspace_root() -> PathBuf {
 }
 
 fn command_output(cmd: &str, args: &[&str]) -> String {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .map(|o| {
+    Command::new(cmd).args(args).output().map_or_else(
+        |e| format!("unavailable ({e})"),
+        |o| {
             let mut s = String::from_utf8_lossy(&o.stdout).trim().to_owned();
             if s.is_empty() {
                 s = String::from_utf8_lossy(&o.stderr).trim().to_owned();
             }
             s
-        })
-        .unwrap_or_else(|e| format!("unavailable ({e})"))
+        },
+    )
 }
 
 fn proc_line(path: &str, key: &str) -> String {
@@ -348,7 +347,7 @@ fn environment(python: Option<&Path>) -> serde_json::Value {
         )
     });
     json!({
-        "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "nproc": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         "cpu": proc_line("/proc/cpuinfo", "model name"),
         "memory": proc_line("/proc/meminfo", "MemTotal"),
         "kernel": command_output("uname", &["-sr"]),

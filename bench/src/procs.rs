@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 /// A `redis-server` on a free loopback port, without persistence; killed on drop.
-pub struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     /// `redis://127.0.0.1:<port>`.
     pub url: String,
     child: Child,
@@ -16,7 +16,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     /// Starts it and waits (at most 10 s) until it accepts connections.
-    pub fn start() -> Result<Self, String> {
+    pub(crate) fn start() -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -52,7 +52,7 @@ impl Drop for PrivateRedis {
 }
 
 /// A child speaking lines on stdout; stopped by closing its stdin, killed if it lingers.
-pub struct LineChild {
+pub(crate) struct LineChild {
     name: String,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -61,7 +61,11 @@ pub struct LineChild {
 
 impl LineChild {
     /// Spawns `cmd` and waits (at most `ready_within`) for its `READY` line.
-    pub fn spawn(name: &str, mut cmd: Command, ready_within: Duration) -> Result<Self, String> {
+    pub(crate) fn spawn(
+        name: &str,
+        mut cmd: Command,
+        ready_within: Duration,
+    ) -> Result<Self, String> {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -91,14 +95,14 @@ impl LineChild {
     }
 
     /// The next stdout line, waiting at most `within`.
-    pub fn next_line(&mut self, within: Duration) -> Result<String, String> {
+    pub(crate) fn next_line(&mut self, within: Duration) -> Result<String, String> {
         self.lines
             .recv_timeout(within)
             .map_err(|e| format!("{}: no output line within {within:?} ({e})", self.name))
     }
 
     /// Writes one line to its stdin.
-    pub fn send_line(&mut self, line: &str) -> Result<(), String> {
+    pub(crate) fn send_line(&mut self, line: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
         writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())
@@ -106,7 +110,7 @@ impl LineChild {
     }
 
     /// Closes stdin and waits up to 10 s for the exit, then kills.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.shutdown();
     }
 

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// One stream entry: id and field/value pairs.
-pub type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
+pub(crate) type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
 
 fn bytes(v: &Value) -> Option<Vec<u8>> {
     match v {
@@ -46,7 +46,7 @@ fn pairs(v: &Value) -> Vec<(Value, Value)> {
 }
 
 /// The entries of an `XREAD` / `XREADGROUP` reply (RESP2 arrays or RESP3 maps).
-pub fn entries(reply: &Value) -> Vec<Entry> {
+pub(crate) fn entries(reply: &Value) -> Vec<Entry> {
     let streams: Vec<Value> = match reply {
         Value::Array(items) => items
             .iter()
@@ -97,7 +97,7 @@ async fn blocking_conn(client: &redis::Client) -> redis::RedisResult<Multiplexed
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 
 /// The raw floor's client.
-pub struct RawClient {
+pub(crate) struct RawClient {
     conn: MultiplexedConnection,
     cmd_stream: String,
     reply_stream: String,
@@ -108,7 +108,7 @@ pub struct RawClient {
 
 impl RawClient {
     /// Connects and starts the reply reader.
-    pub async fn start(client: &redis::Client, prefix: &str) -> redis::RedisResult<Self> {
+    pub(crate) async fn start(client: &redis::Client, prefix: &str) -> redis::RedisResult<Self> {
         let conn = client.get_multiplexed_async_connection().await?;
         let reply_stream = format!("{prefix}:replies:{}", uuid::Uuid::new_v4());
         let waiters: Waiters = Arc::default();
@@ -149,7 +149,7 @@ impl RawClient {
     }
 
     /// One call: `params_json` is the params object's JSON text.
-    pub async fn call(&self, method: &str, params_json: &str) -> Result<(), String> {
+    pub(crate) async fn call(&self, method: &str, params_json: &str) -> Result<(), String> {
         let corr = self.next.fetch_add(1, Ordering::Relaxed);
         let envelope = format!(
             r#"{{"jsonrpc":"2.0","id":"{corr}","method":"arith.{method}","params":{params_json}}}"#
@@ -192,11 +192,11 @@ impl Drop for RawClient {
 }
 
 fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The raw floor's server loop, until `stop` resolves (then the current read finishes).
-pub async fn serve(
+pub(crate) async fn serve(
     client: &redis::Client,
     prefix: &str,
     stop: impl std::future::Future<Output = ()>,

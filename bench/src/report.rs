@@ -13,7 +13,7 @@ use crate::load::Sample;
 /// Which side measured a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Side {
+pub(crate) enum Side {
     /// This project.
     Rust,
     /// clamator 0.1.9 from PyPI.
@@ -23,12 +23,12 @@ pub enum Side {
 }
 
 /// Samples by workload name and side.
-pub type Results = BTreeMap<String, BTreeMap<Side, Sample>>;
+pub(crate) type Results = BTreeMap<String, BTreeMap<Side, Sample>>;
 
 /// Which figure of a sample a row shows.
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
+pub(crate) enum Metric {
     /// Calls per second (higher is better).
     CallsPerS,
     /// Median latency in ms (lower is better).
@@ -65,7 +65,7 @@ impl Metric {
 
 /// One line of the table.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     /// What is measured.
     pub label: String,
     /// Workload it comes from.
@@ -85,7 +85,7 @@ pub struct Row {
 }
 
 /// The rows of the table, in order: (label, workload, metric, has floor).
-pub const LAYOUT: &[(&str, &str, Metric, bool)] = &[
+pub(crate) const LAYOUT: &[(&str, &str, Metric, bool)] = &[
     ("add sequential p50", "add_seq", Metric::P50Ms, true),
     ("add sequential p99", "add_seq", Metric::P99Ms, true),
     ("add c=1", "add_seq", Metric::CallsPerS, true),
@@ -117,7 +117,7 @@ pub const LAYOUT: &[(&str, &str, Metric, bool)] = &[
 ];
 
 /// Builds the rows from the results.
-pub fn rows(results: &Results) -> Vec<Row> {
+pub(crate) fn rows(results: &Results) -> Vec<Row> {
     LAYOUT
         .iter()
         .map(|&(label, workload, metric, has_floor)| {
@@ -158,7 +158,7 @@ fn ratio(v: Option<f64>) -> String {
 }
 
 /// The table as Markdown.
-pub fn markdown(rows: &[Row]) -> String {
+pub(crate) fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
         "| row | Rust | Python | Rust/Py (×) | raw floor | lib/floor (×) |\n\
          |---|---:|---:|---:|---:|---:|\n",
@@ -179,7 +179,7 @@ pub fn markdown(rows: &[Row]) -> String {
 
 /// One target and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     /// The target as stated in the issue.
     pub target: String,
     /// The figure of this run.
@@ -189,7 +189,7 @@ pub struct Target {
 }
 
 /// The issue's targets, checked against the rows.
-pub fn targets(rows: &[Row]) -> Vec<Target> {
+pub(crate) fn targets(rows: &[Row]) -> Vec<Target> {
     let row = |w: &str, m: &str| {
         rows.iter()
             .find(|r| r.workload == w && format!("{:?}", r.metric) == m)

@@ -19,14 +19,14 @@ use tokio_util::sync::CancellationToken;
 use crate::service::{Mode, METHOD, SERVICE};
 
 /// Added to a call's timeout before the call counts as lost.
-pub const LOST_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const LOST_MARGIN: Duration = Duration::from_secs(5);
 
 /// How long a caller waits after an errored call before its next one.
-pub const ERROR_BACKOFF: Duration = Duration::from_millis(20);
+pub(crate) const ERROR_BACKOFF: Duration = Duration::from_millis(20);
 
 /// What a call should get back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// `{"n": n}`.
     Result,
     /// A JSON-RPC error with this code.
@@ -35,7 +35,7 @@ pub enum Expect {
 
 /// How one call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Got what it expected.
     Ok,
     /// Failed; the kind (`timeout`, `xadd`, `rpc-32603`, …).
@@ -47,7 +47,7 @@ pub enum Outcome {
 }
 
 /// Short name of an error for the `errored` breakdown.
-pub fn error_kind(e: &Error) -> String {
+pub(crate) fn error_kind(e: &Error) -> String {
     match e {
         Error::Rpc(r) => format!("rpc{}", r.code),
         Error::Transport(TransportError::Timeout) => "timeout".into(),
@@ -65,7 +65,7 @@ pub fn error_kind(e: &Error) -> String {
 
 /// Counters shared by the callers of one scenario.
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     next_n: AtomicU64,
     /// Calls issued.
     pub sent: AtomicU64,
@@ -84,49 +84,55 @@ pub struct Counters {
 
 impl Counters {
     /// Fresh counters; call numbers start at 0.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// The next unique call number.
-    pub fn next_n(&self) -> u64 {
+    pub(crate) fn next_n(&self) -> u64 {
         self.next_n.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Records the end of the fault: recovery is measured from here.
-    pub fn fault_ended(&self) {
-        *self.fault_end.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    pub(crate) fn fault_ended(&self) {
+        *self
+            .fault_end
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         *self
             .first_ok_after_fault
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Time from the end of the fault to the first call answered correctly after it.
-    pub fn recovery(&self) -> Option<Duration> {
-        let end = (*self.fault_end.lock().unwrap_or_else(|p| p.into_inner()))?;
+    pub(crate) fn recovery(&self) -> Option<Duration> {
+        let end = (*self
+            .fault_end
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
         let first = (*self
             .first_ok_after_fault
             .lock()
-            .unwrap_or_else(|p| p.into_inner()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
         Some(first.saturating_duration_since(end))
     }
 
     /// Errors by kind.
-    pub fn errors(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn errors(&self) -> BTreeMap<String, u64> {
         self.errors
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
     /// The slowest call that resolved (lost calls excluded).
-    pub fn max_latency(&self) -> Duration {
+    pub(crate) fn max_latency(&self) -> Duration {
         Duration::from_micros(self.max_latency_us.load(Ordering::Relaxed))
     }
 
     /// Counts one finished call.
-    pub fn record(&self, outcome: &Outcome, latency: Duration) {
+    pub(crate) fn record(&self, outcome: &Outcome, latency: Duration) {
         match outcome {
             Outcome::Ok => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
@@ -134,13 +140,13 @@ impl Counters {
                 if self
                     .fault_end
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .is_some()
                 {
                     let mut first = self
                         .first_ok_after_fault
                         .lock()
-                        .unwrap_or_else(|p| p.into_inner());
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     first.get_or_insert_with(Instant::now);
                 }
             }
@@ -148,7 +154,7 @@ impl Counters {
                 *self
                     .errors
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .entry(kind.clone())
                     .or_default() += 1;
             }
@@ -168,7 +174,7 @@ impl Counters {
 
 /// One call's request.
 #[derive(Debug, Clone, Copy)]
-pub struct CallSpec {
+pub(crate) struct CallSpec {
     /// Handler sleep.
     pub sleep_ms: u64,
     /// Handler behaviour.
@@ -181,7 +187,7 @@ pub struct CallSpec {
 
 impl CallSpec {
     /// A normal call answered `{"n": n}` after `sleep_ms`.
-    pub fn ok(sleep_ms: u64, timeout: Duration) -> Self {
+    pub(crate) fn ok(sleep_ms: u64, timeout: Duration) -> Self {
         Self {
             sleep_ms,
             mode: Mode::Ok,
@@ -192,7 +198,7 @@ impl CallSpec {
 }
 
 /// Makes one call of `chaos.work` with number `n`, classifies it and counts it.
-pub async fn call_one(
+pub(crate) async fn call_one(
     client: &RedisRpcClient,
     counters: &Counters,
     n: u64,
@@ -227,14 +233,14 @@ fn classify_value(v: &Value, n: u64, expect: Expect) -> Outcome {
 
 /// A running load: `callers` tasks, each calling sequentially until stopped or until `max_calls`
 /// numbers were handed out in all.
-pub struct Load {
+pub(crate) struct Load {
     stop: CancellationToken,
     tasks: JoinSet<()>,
 }
 
 impl Load {
     /// Starts `callers` callers on `client`; `spec(n)` describes call `n`.
-    pub fn start(
+    pub(crate) fn start(
         client: Arc<RedisRpcClient>,
         counters: Arc<Counters>,
         callers: usize,
@@ -266,25 +272,25 @@ impl Load {
 
     /// Tells the callers to stop after their current call and waits for all of them (each call
     /// is bounded by its timeout plus [`LOST_MARGIN`]).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
     }
 
     /// Waits until every caller has finished on its own (`max_calls` reached).
-    pub async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
 
     /// Runs the load for `d`, then stops it.
-    pub async fn run_for(self, d: Duration) {
+    pub(crate) async fn run_for(self, d: Duration) {
         tokio::time::sleep(d).await;
         self.stop().await;
     }
 }
 
 /// Waits until `counters` counted at least `k` correct answers (at most `within`).
-pub async fn wait_ok(counters: &Counters, k: u64, within: Duration) -> bool {
+pub(crate) async fn wait_ok(counters: &Counters, k: u64, within: Duration) -> bool {
     let wait = async {
         loop {
             let event = counters.ok_event.notified();

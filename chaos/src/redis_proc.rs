@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Whether Redis persists its data across a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
+pub(crate) enum Persistence {
     /// No RDB, no AOF: a restart starts empty.
     None,
     /// `--appendonly yes --appendfsync always`.
@@ -20,7 +20,7 @@ pub enum Persistence {
 }
 
 /// One private `redis-server`.
-pub struct RedisProc {
+pub(crate) struct RedisProc {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
@@ -32,7 +32,7 @@ pub struct RedisProc {
 impl RedisProc {
     /// Starts a server with `persistence` plus `extra` config arguments and waits (≤ 10 s) until
     /// it accepts connections.
-    pub fn start(persistence: Persistence, extra: &[&str]) -> Result<Self, String> {
+    pub(crate) fn start(persistence: Persistence, extra: &[&str]) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free loopback port: {e}"))?
@@ -60,7 +60,7 @@ impl RedisProc {
             "redis.log",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         match persistence {
             Persistence::None => args.extend(["--appendonly".into(), "no".into()]),
@@ -71,7 +71,7 @@ impl RedisProc {
                 "always".into(),
             ]),
         }
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         let mut me = Self {
             port,
             dir,
@@ -85,7 +85,7 @@ impl RedisProc {
     }
 
     /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -111,7 +111,7 @@ impl RedisProc {
         self.shell = Some(shell);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(Ok(Some(_))) = self.shell.as_mut().map(|s| s.try_wait()) {
+            if let Some(Ok(Some(_))) = self.shell.as_mut().map(std::process::Child::try_wait) {
                 return Err(format!(
                     "redis-server exited at start (is it installed? see {:?}/redis.log)",
                     self.dir
@@ -126,7 +126,7 @@ impl RedisProc {
     }
 
     /// SIGKILLs `redis-server` (no shutdown, no final fsync) and reaps it.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(pid) = self.pid.take() {
             let _ = Command::new("kill")
                 .args(["-9", &pid])
@@ -142,7 +142,7 @@ impl RedisProc {
     }
 
     /// Sets `--name value` for the next (re)start, replacing an earlier value.
-    pub fn set_arg(&mut self, name: &str, value: &str) {
+    pub(crate) fn set_arg(&mut self, name: &str, value: &str) {
         match self.args.iter().position(|a| a == name) {
             Some(i) if i + 1 < self.args.len() => self.args[i + 1] = value.to_owned(),
             _ => self.args.extend([name.to_owned(), value.to_owned()]),
@@ -150,7 +150,7 @@ impl RedisProc {
     }
 
     /// Commands in the AOF's incremental files (each starts with a RESP array header).
-    pub fn aof_incr_commands(&self) -> u64 {
+    pub(crate) fn aof_incr_commands(&self) -> u64 {
         let Ok(entries) = std::fs::read_dir(self.dir.join("appendonlydir")) else {
             return 0;
         };
@@ -167,14 +167,14 @@ impl RedisProc {
 
     /// Starts it again on the same port and dir; returns once it accepts connections (it may
     /// still be loading its dataset).
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub(crate) fn restart(&mut self) -> Result<(), String> {
         self.kill9();
         self.spawn()
     }
 
     /// Polls `PING` until it answers `PONG` (not `LOADING`), at most `within`; returns how long
     /// it answered `LOADING` (or failed) in that time.
-    pub async fn wait_serving(&self, within: Duration) -> Result<Duration, String> {
+    pub(crate) async fn wait_serving(&self, within: Duration) -> Result<Duration, String> {
         let start = Instant::now();
         let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
         loop {
@@ -204,7 +204,7 @@ impl Drop for RedisProc {
 
 /// A fresh admin connection (for fault injection, junk and checks): 5 s to connect, 30 s per
 /// response (a 10 MB entry takes a while).
-pub async fn admin(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+pub(crate) async fn admin(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))

@@ -12,7 +12,7 @@ use crate::load::Counters;
 
 /// One named pass/fail property a scenario checked besides the counters.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// What was checked.
     pub name: String,
     /// Whether it held.
@@ -23,7 +23,7 @@ pub struct Check {
 
 /// The figures of one scenario.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ScenarioResult {
+pub(crate) struct ScenarioResult {
     /// Scenario name.
     pub name: String,
     /// Calls issued.
@@ -58,7 +58,7 @@ pub struct ScenarioResult {
 
 impl ScenarioResult {
     /// An empty result named `name`.
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),
             ..Self::default()
@@ -66,7 +66,7 @@ impl ScenarioResult {
     }
 
     /// Copies the counters in.
-    pub fn absorb(&mut self, c: &Counters) {
+    pub(crate) fn absorb(&mut self, c: &Counters) {
         self.sent += c.sent.load(Ordering::Relaxed);
         self.ok += c.ok.load(Ordering::Relaxed);
         self.lost += c.lost.load(Ordering::Relaxed);
@@ -81,7 +81,7 @@ impl ScenarioResult {
     }
 
     /// Adds a check.
-    pub fn check(&mut self, name: &str, passed: bool, detail: impl Into<String>) {
+    pub(crate) fn check(&mut self, name: &str, passed: bool, detail: impl Into<String>) {
         self.checks.push(Check {
             name: name.to_owned(),
             passed,
@@ -90,25 +90,25 @@ impl ScenarioResult {
     }
 
     /// Adds a note.
-    pub fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
 
     /// Checks that no call ended in `call timeout`: where the fault is shorter than the call
     /// timeout, a request that reached Redis must be answered (a timeout is a call the transport
     /// dropped, told to its caller only when its time ran out).
-    pub fn check_no_timeouts(&mut self) {
+    pub(crate) fn check_no_timeouts(&mut self) {
         let t = self.errored.get("timeout").copied().unwrap_or(0);
         self.check("unanswered(timeout)=0", t == 0, format!("timeout={t}"));
     }
 
     /// Total errored calls.
-    pub fn errored_total(&self) -> u64 {
+    pub(crate) fn errored_total(&self) -> u64 {
         self.errored.values().sum()
     }
 
     /// Every threshold this scenario violates.
-    pub fn violations(&self) -> Vec<String> {
+    pub(crate) fn violations(&self) -> Vec<String> {
         let mut v = Vec::new();
         if let Some(e) = &self.setup_error {
             v.push(format!("setup failed: {e}"));
@@ -129,7 +129,7 @@ impl ScenarioResult {
     }
 
     /// The one-line summary printed when the scenario ends.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut s = format!(
             "{:<28} sent={} ok={} errored={}",
             self.name,
@@ -192,7 +192,7 @@ fn fmt_ms(ms: Option<u64>) -> String {
 }
 
 /// The final table of every scenario.
-pub fn table(results: &[ScenarioResult]) -> String {
+pub(crate) fn table(results: &[ScenarioResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -238,7 +238,7 @@ pub fn table(results: &[ScenarioResult]) -> String {
 
 /// The machine-readable summary written by `--json`.
 #[derive(Debug, Serialize)]
-pub struct Summary<'a> {
+pub(crate) struct Summary<'a> {
     /// `quick` or `full`.
     pub mode: &'a str,
     /// Whether every threshold held.
@@ -249,7 +249,7 @@ pub struct Summary<'a> {
 
 /// One scenario in the JSON summary.
 #[derive(Debug, Serialize)]
-pub struct ScenarioJson<'a> {
+pub(crate) struct ScenarioJson<'a> {
     /// The figures.
     #[serde(flatten)]
     pub result: &'a ScenarioResult,
@@ -258,7 +258,7 @@ pub struct ScenarioJson<'a> {
 }
 
 /// Process RSS in KiB, from `/proc/self/status` (`VmRSS`); 0 where unavailable.
-pub fn rss_kib() -> u64 {
+pub(crate) fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -271,7 +271,7 @@ pub fn rss_kib() -> u64 {
 }
 
 /// `d` in whole milliseconds.
-pub fn ms(d: Duration) -> u64 {
+pub(crate) fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 

@@ -13,18 +13,18 @@ use clamator_protocol::{Contract, Method, RpcError, Service};
 use serde::{Deserialize, Serialize};
 
 /// The service name.
-pub const SERVICE: &str = "chaos";
+pub(crate) const SERVICE: &str = "chaos";
 /// The method name.
-pub const METHOD: &str = "work";
+pub(crate) const METHOD: &str = "work";
 /// `chaos.work`.
-pub const WORK: Method<WorkParams, WorkResult> = Method::new(SERVICE, METHOD);
+pub(crate) const WORK: Method<WorkParams, WorkResult> = Method::new(SERVICE, METHOD);
 /// Text of every deliberate panic (the panic hook keeps these quiet).
-pub const PANIC_TEXT: &str = "chaos: deliberate panic";
+pub(crate) const PANIC_TEXT: &str = "chaos: deliberate panic";
 
 /// What the handler does besides answering.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Sleep `sleepMs`, answer `{"n": n}`.
     #[default]
     Ok,
@@ -39,7 +39,7 @@ pub enum Mode {
 /// Params of `chaos.work`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WorkParams {
+pub(crate) struct WorkParams {
     /// The call's unique number.
     pub n: u64,
     /// How long the handler sleeps.
@@ -52,21 +52,21 @@ pub struct WorkParams {
 
 /// Result of `chaos.work`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkResult {
+pub(crate) struct WorkResult {
     /// The params' `n`.
     pub n: u64,
 }
 
 /// How many times the handler started for each `n`. Numbers below the capacity live in a
 /// preallocated table (so counting does not grow the heap during a soak); others in a map.
-pub struct Runs {
+pub(crate) struct Runs {
     table: Vec<AtomicU16>,
     overflow: Mutex<HashMap<u64, u32>>,
 }
 
 impl Runs {
     /// A counter for numbers `0..capacity` (others are counted too, in a map).
-    pub fn new(capacity: u64) -> Arc<Self> {
+    pub(crate) fn new(capacity: u64) -> Arc<Self> {
         Arc::new(Self {
             table: (0..capacity).map(|_| AtomicU16::new(0)).collect(),
             overflow: Mutex::new(HashMap::new()),
@@ -74,7 +74,7 @@ impl Runs {
     }
 
     /// Counts one run of `n`.
-    pub fn bump(&self, n: u64) {
+    pub(crate) fn bump(&self, n: u64) {
         match self.table.get(n as usize) {
             Some(c) => {
                 c.fetch_add(1, Ordering::Relaxed);
@@ -83,7 +83,7 @@ impl Runs {
                 *self
                     .overflow
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .entry(n)
                     .or_default() += 1;
             }
@@ -91,13 +91,13 @@ impl Runs {
     }
 
     /// Runs of `n` so far.
-    pub fn get(&self, n: u64) -> u32 {
+    pub(crate) fn get(&self, n: u64) -> u32 {
         match self.table.get(n as usize) {
             Some(c) => u32::from(c.load(Ordering::Relaxed)),
             None => self
                 .overflow
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .get(&n)
                 .copied()
                 .unwrap_or(0),
@@ -105,7 +105,7 @@ impl Runs {
     }
 
     /// The numbers below `limit` that ran more than once.
-    pub fn ran_more_than_once(&self, limit: u64) -> Vec<u64> {
+    pub(crate) fn ran_more_than_once(&self, limit: u64) -> Vec<u64> {
         let mut out: Vec<u64> = self
             .table
             .iter()
@@ -113,7 +113,10 @@ impl Runs {
             .filter(|(i, c)| (*i as u64) < limit && c.load(Ordering::Relaxed) > 1)
             .map(|(i, _)| i as u64)
             .collect();
-        let overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        let overflow = self
+            .overflow
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         out.extend(
             overflow
                 .iter()
@@ -126,7 +129,7 @@ impl Runs {
 
 /// The `chaos.work` service; every handler start is counted in `runs` (and reported to
 /// `on_run`, which the `serve` child uses to tell its parent).
-pub fn service(runs: Arc<Runs>, on_run: Option<fn(u64)>) -> Service {
+pub(crate) fn service(runs: Arc<Runs>, on_run: Option<fn(u64)>) -> Service {
     let contract = Contract::builder(SERVICE)
         .method(WORK)
         .build()
@@ -159,7 +162,7 @@ pub fn service(runs: Arc<Runs>, on_run: Option<fn(u64)>) -> Service {
 
 /// Starts an in-process server of `chaos.work` on `url` with `prefix`, options adjusted by
 /// `tune`.
-pub async fn start_server(
+pub(crate) async fn start_server(
     url: &str,
     prefix: &str,
     runs: Arc<Runs>,
@@ -175,7 +178,7 @@ pub async fn start_server(
 }
 
 /// Quiets the deliberate panics; any other panic is reported as usual.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let text = info
@@ -198,7 +201,7 @@ fn report_run(n: u64) {
 
 /// The hidden `serve <url> <prefix> <claim-idle-ms>` subcommand: serves `chaos.work`, prints
 /// `READY`, then `ran <n>` at each handler start; exits when its stdin closes.
-pub fn serve_child(args: &[String]) -> Result<(), String> {
+pub(crate) fn serve_child(args: &[String]) -> Result<(), String> {
     let [url, prefix, claim_ms] = args else {
         return Err("usage: clamator-chaos serve <url> <prefix> <claim-idle-ms>".into());
     };

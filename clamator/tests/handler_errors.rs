@@ -10,12 +10,12 @@ use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Order {
-    pub id: u32,
+struct Order {
+    id: u32,
 }
 
 #[clamator::service(name = "shop")]
-pub trait Shop {
+trait Shop {
     async fn place(&self, params: Order) -> anyhow::Result<Order>;
     async fn cancel(
         &self,

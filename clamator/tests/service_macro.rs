@@ -31,7 +31,11 @@ async fn client(bus: &MemoryBus) -> MemoryRpcClient {
 fn contract_has_the_wire_names_and_kinds() {
     let contract = ArithContract::contract();
     assert_eq!(contract.service(), "arith");
-    let names: Vec<_> = contract.methods().iter().map(|m| m.name()).collect();
+    let names: Vec<_> = contract
+        .methods()
+        .iter()
+        .map(clamator::MethodDef::name)
+        .collect();
     assert_eq!(names, ["add", "divide", "echoText", "slowAdd"]);
     assert_eq!(ArithContract::SLOW.name(), "slowAdd");
     assert_eq!(ArithContract::ECHO_TEXT.service(), "arith");
@@ -204,7 +208,7 @@ struct Stored {
 }
 
 mod renamed {
-    pub use clamator as clam;
+    pub(crate) use clamator as clam;
 }
 
 /// A store whose failures are not RPC errors.

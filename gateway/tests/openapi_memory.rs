@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
 #[serde(rename_all = "kebab-case")]
-pub enum Reason {
+enum Reason {
     NotFound,
     AlreadyRunning,
     NotLaunchable,
@@ -23,32 +23,32 @@ pub enum Reason {
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Launched {
+struct Launched {
     #[schemars(extend("const" = true))]
-    pub ok: bool,
-    pub id: String,
+    ok: bool,
+    id: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Refused {
+struct Refused {
     #[schemars(extend("const" = false))]
-    pub ok: bool,
-    pub reason: Reason,
+    ok: bool,
+    reason: Reason,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
 #[serde(untagged)]
-pub enum LaunchResult {
+enum LaunchResult {
     Launched(Launched),
     Refused(Refused),
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct LaunchParams {
-    pub job: String,
+struct LaunchParams {
+    job: String,
 }
 
 const LAUNCH: Method<LaunchParams, LaunchResult> = Method::new("jobs", "launch");

@@ -203,7 +203,7 @@ pub fn run_envelope_case(case: &EnvelopeCase) -> Result<(), String> {
         let written = parsed
             .as_ref()
             .map(Envelope::to_json)
-            .map_err(|e| e.to_string())?;
+            .map_err(std::string::ToString::to_string)?;
         if written != case.text {
             return Err(format!(
                 "written back as {written}\n     not as {}",

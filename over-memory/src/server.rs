@@ -27,7 +27,12 @@ impl MemoryServerTransport {
     }
 
     fn take_registered(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.registered.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(
+            &mut *self
+                .registered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -51,7 +56,10 @@ impl ServerTransport for MemoryServerTransport {
             }
             registered.push(name);
         }
-        *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = registered;
+        *self
+            .registered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = registered;
         Ok(())
     }
 

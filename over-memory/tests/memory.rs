@@ -433,7 +433,7 @@ async fn ten_thousand_concurrent_calls() {
                 .call(
                     ADD,
                     &AddParams {
-                        a: i as f64,
+                        a: f64::from(i),
                         b: 1.0,
                     },
                 )

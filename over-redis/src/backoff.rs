@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 /// First delay after a failure.
-pub const INITIAL: Duration = Duration::from_millis(100);
+pub(crate) const INITIAL: Duration = Duration::from_millis(100);
 /// Longest delay between attempts.
-pub const MAX: Duration = Duration::from_secs(30);
+pub(crate) const MAX: Duration = Duration::from_secs(30);
 
 /// Delays grow ×2 per consecutive failure up to [`MAX`]; each is jittered to [0.5, 1.0) of the
 /// nominal value (the peers' `ExpBackoff` jitter) so reconnecting loops spread out.

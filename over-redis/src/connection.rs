@@ -79,7 +79,10 @@ impl SharedConnection {
     }
 
     fn current(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The live connection, opening one if there is none (one opener at a time).
@@ -98,13 +101,19 @@ impl SharedConnection {
         )
         .await?;
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, conn.clone()));
+        *self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((generation, conn.clone()));
         Ok((generation, conn))
     }
 
     /// Forgets the connection of `generation` (if still current) so the next caller reconnects.
     pub(crate) fn invalidate(&self, generation: u64) {
-        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.as_ref().is_some_and(|(g, _)| *g == generation) {
             *slot = None;
         }
@@ -112,7 +121,10 @@ impl SharedConnection {
 
     /// Drops the connection (its driver task ends once the last clone is gone).
     pub(crate) fn close(&self) {
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Runs one command; a connection failure replaces the connection for later callers.

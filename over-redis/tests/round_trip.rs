@@ -531,7 +531,7 @@ async fn ten_thousand_concurrent_calls_on_one_client() {
     server.stop(Duration::from_secs(1)).await;
 }
 
-pub fn pending_count(conn: &mut redis::Connection, stream: &str, group: &str) -> i64 {
+fn pending_count(conn: &mut redis::Connection, stream: &str, group: &str) -> i64 {
     let v: Value = redis::cmd("XPENDING")
         .arg(stream)
         .arg(group)

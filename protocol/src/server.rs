@@ -142,5 +142,5 @@ impl<T: ServerTransport> RpcServerCore<T> {
 /// A poisoned lock only means another thread panicked while holding it; the data (a state or a
 /// list) is still consistent, so keep going rather than spread the panic.
 pub(crate) fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -52,7 +52,10 @@ impl Inventory for Stock {
         if p.quantity == 0 {
             bail!("quantity must be at least 1");
         }
-        let mut stock = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stock = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let left = stock
             .get_mut(&p.sku)
             .with_context(|| format!("unknown sku {:?}", p.sku))?;

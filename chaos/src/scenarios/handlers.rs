@@ -13,7 +13,7 @@ const CALLERS: usize = 16;
 
 /// Scenario 7: every 4th call panics (`before_future`: in the closure body, else inside the
 /// async body); those callers must get `-32603` promptly, the others their answer.
-pub async fn panics(ctx: &Ctx, name: &'static str, before_future: bool) -> Outcome {
+pub(super) async fn panics(ctx: &Ctx, name: &'static str, before_future: bool) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);
@@ -62,7 +62,7 @@ pub async fn panics(ctx: &Ctx, name: &'static str, before_future: bool) -> Outco
 /// Scenario 8: one call in 50 (at most 64 in all) never finishes. With a 1 s handler timeout
 /// its caller gets `-32001`; without, it times out (errored, not lost) and the server still
 /// stops within its grace.
-pub async fn hang(ctx: &Ctx, name: &'static str, handler_timeout: bool) -> Outcome {
+pub(super) async fn hang(ctx: &Ctx, name: &'static str, handler_timeout: bool) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);

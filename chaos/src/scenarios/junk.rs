@@ -334,7 +334,7 @@ async fn write_junk(
 }
 
 /// Scenario 6a: junk into the command stream under valid load.
-pub async fn junk_command_stream(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn junk_command_stream(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);
@@ -620,7 +620,7 @@ fn reply_junk() -> Vec<Junk> {
 
 /// Scenario 6b: junk into a client's reply stream, in floods of 1 500 entries, while 64
 /// callers use that client.
-pub async fn junk_reply_stream(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn junk_reply_stream(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);

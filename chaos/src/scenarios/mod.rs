@@ -19,11 +19,11 @@ use crate::report::{rss_kib, ScenarioResult};
 use crate::service::Runs;
 
 /// Numbers `0..CAP` are counted in the preallocated run table; time-bounded loads stop there.
-pub const CAP: u64 = 4_000_000;
+pub(crate) const CAP: u64 = 4_000_000;
 
 /// How the suite runs.
 #[derive(Debug, Clone)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// Short sizes (CI).
     pub quick: bool,
     /// This binary, re-executed as `serve` where a server must be SIGKILLed.
@@ -32,7 +32,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// `quick` in `--quick` mode, else `full`.
-    pub fn pick<T>(&self, quick: T, full: T) -> T {
+    pub(crate) fn pick<T>(&self, quick: T, full: T) -> T {
         if self.quick {
             quick
         } else {
@@ -41,17 +41,17 @@ impl Ctx {
     }
 
     /// `pick` for seconds.
-    pub fn secs(&self, quick: f64, full: f64) -> Duration {
+    pub(crate) fn secs(&self, quick: f64, full: f64) -> Duration {
         Duration::from_secs_f64(self.pick(quick, full))
     }
 }
 
 /// What a scenario body returns; `Err` is a setup failure (reported as a violation).
-pub type Outcome = Result<ScenarioResult, String>;
+pub(crate) type Outcome = Result<ScenarioResult, String>;
 type Body = fn(Ctx) -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// One scenario of the suite.
-pub struct Scenario {
+pub(crate) struct Scenario {
     /// Unique name (`--only` matches a substring of it).
     pub name: &'static str,
     body: Body,
@@ -67,7 +67,7 @@ macro_rules! scenario {
 }
 
 /// Every scenario, in run order.
-pub fn all() -> Vec<Scenario> {
+pub(crate) fn all() -> Vec<Scenario> {
     use redis_faults::{client_kill, client_pause, redis_kill, RedisKill};
     vec![
         // The soak first, while the heap is still small: freed memory of earlier scenarios kept
@@ -110,7 +110,7 @@ pub fn all() -> Vec<Scenario> {
 }
 
 /// Runs one scenario, bounded in time; a setup failure or overrun becomes a violation.
-pub async fn run(s: &Scenario, ctx: &Ctx) -> ScenarioResult {
+pub(crate) async fn run(s: &Scenario, ctx: &Ctx) -> ScenarioResult {
     let start = Instant::now();
     let limit = ctx.secs(120.0, 900.0);
     let mut result = match tokio::time::timeout(limit, (s.body)(ctx.clone())).await {
@@ -132,12 +132,12 @@ pub async fn run(s: &Scenario, ctx: &Ctx) -> ScenarioResult {
 }
 
 /// A key prefix for one scenario.
-pub fn prefix(name: &str) -> String {
+pub(crate) fn prefix(name: &str) -> String {
     format!("chaos-{}", name.split('-').next().unwrap_or("x"))
 }
 
 /// Starts a client on `url` with `prefix`, options adjusted by `tune`.
-pub async fn start_client(
+pub(crate) async fn start_client(
     url: &str,
     prefix: &str,
     tune: impl FnOnce(RedisClientOptions) -> RedisClientOptions,
@@ -149,7 +149,7 @@ pub async fn start_client(
 }
 
 /// Puts the count of numbers below `limit` that ran more than once into `r`.
-pub fn count_runs(r: &mut ScenarioResult, runs: &Runs, limit: u64) {
+pub(crate) fn count_runs(r: &mut ScenarioResult, runs: &Runs, limit: u64) {
     let twice = runs.ran_more_than_once(limit);
     r.ran_twice = twice.len() as u64;
     if let Some(first) = twice.first() {

@@ -17,7 +17,7 @@ const SLEEP_MS: u64 = 2;
 
 /// Which restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedisKill {
+pub(super) enum RedisKill {
     /// No persistence: everything (streams, groups) is gone after the restart.
     NoPersistence,
     /// AOF, `appendfsync always`.
@@ -108,7 +108,7 @@ impl Rig {
 }
 
 /// Scenarios 1 and 2: SIGKILL Redis under load, restart it on the same port.
-pub async fn redis_kill(ctx: &Ctx, name: &'static str, kind: RedisKill) -> Outcome {
+pub(super) async fn redis_kill(ctx: &Ctx, name: &'static str, kind: RedisKill) -> Outcome {
     let (persistence, extra): (_, &[&str]) = match kind {
         RedisKill::NoPersistence => (Persistence::None, &[]),
         RedisKill::Aof => (Persistence::Aof, &[]),
@@ -178,7 +178,7 @@ async fn prefill(url: &str) -> Result<(), String> {
 }
 
 /// Scenario 3: `CLIENT KILL TYPE normal` once, or 40 times (quick: 12) every 250 ms.
-pub async fn client_kill(ctx: &Ctx, name: &'static str, storm: bool) -> Outcome {
+pub(super) async fn client_kill(ctx: &Ctx, name: &'static str, storm: bool) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let rig = rig(ctx, name, redis).await?;
@@ -210,7 +210,7 @@ pub async fn client_kill(ctx: &Ctx, name: &'static str, storm: bool) -> Outcome 
 }
 
 /// Scenario 4: `CLIENT PAUSE 3000` (all commands) under load.
-pub async fn client_pause(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn client_pause(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let rig = rig(ctx, name, redis).await?;

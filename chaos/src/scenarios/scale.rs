@@ -12,7 +12,7 @@ use crate::service::{start_server, Runs};
 
 /// Scenario 10: one `RedisRpcClient`, 10 000 callers at once, sustained (quick 3 s, full 15 s),
 /// against a server with default options.
-pub async fn ten_thousand_concurrent(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn ten_thousand_concurrent(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);
@@ -46,7 +46,7 @@ pub async fn ten_thousand_concurrent(ctx: &Ctx, name: &'static str) -> Outcome {
 /// Scenario 11: 1 000 000 calls (quick 50 000) by 64 callers; RSS sampled every 10 s (quick
 /// 1 s). The baseline is the first sample after 20 % of the calls; the last sample (after the
 /// load) must be within 10 % of it.
-pub async fn soak(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn soak(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);

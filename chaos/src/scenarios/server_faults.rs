@@ -14,7 +14,7 @@ use crate::service::{start_server, Runs};
 /// Scenario 5: server A (a child process) runs 200 calls of 2 s, is SIGKILLed while they are
 /// all inside handlers, then server B starts and must answer every one after the claim idle
 /// time (3 s). Runs > 1 are allowed only for numbers A had started.
-pub async fn server_kill_takeover(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn server_kill_takeover(ctx: &Ctx, name: &'static str) -> Outcome {
     const CALLS: u64 = 200;
     const CLAIM_IDLE: Duration = Duration::from_secs(3);
     let redis = RedisProc::start(Persistence::None, &[])?;
@@ -128,7 +128,7 @@ pub async fn server_kill_takeover(ctx: &Ctx, name: &'static str) -> Outcome {
 
 /// Scenario 9: two live servers with claim idle 1 s and handlers of 3 s; 64 callers. A live
 /// server refreshes its running entries, so nothing should run twice.
-pub async fn slow_handlers_two_servers(ctx: &Ctx, name: &'static str) -> Outcome {
+pub(super) async fn slow_handlers_two_servers(ctx: &Ctx, name: &'static str) -> Outcome {
     let redis = RedisProc::start(Persistence::None, &[])?;
     let url = redis.url();
     let prefix = prefix(name);

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
 #[serde(deny_unknown_fields)]
-pub struct AddParams {
+pub(crate) struct AddParams {
     /// Left operand (doc comments are not part of the schema hash).
     pub a: f64,
     /// Right operand.
@@ -23,7 +23,7 @@ pub struct AddParams {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
 #[serde(rename_all = "camelCase")]
-pub struct SlowAddParams {
+pub(crate) struct SlowAddParams {
     pub a: f64,
     pub b: f64,
     pub sleep_ms: u64,
@@ -31,31 +31,31 @@ pub struct SlowAddParams {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct SumResult {
+pub(crate) struct SumResult {
     pub sum: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct DivideResult {
+pub(crate) struct DivideResult {
     pub q: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Text {
+pub(crate) struct Text {
     pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct PingParams {
+pub(crate) struct PingParams {
     pub tag: Option<String>,
 }
 
 /// The `arith` service of the interop suite.
 #[clamator::service(name = "arith")]
-pub trait Arith {
+pub(crate) trait Arith {
     /// a + b.
     async fn add(&self, params: AddParams) -> Result<SumResult, HandlerError>;
     /// a / b, or `-32000 division by zero`.
@@ -69,14 +69,14 @@ pub trait Arith {
 
 /// The `notifications` service of the interop suite.
 #[clamator::service(name = "notifications")]
-pub trait Notifications {
+pub(crate) trait Notifications {
     /// Counted by the server, never answered.
     #[clamator(notification)]
     async fn ping(&self, params: PingParams);
 }
 
 /// The driver behaviour of spec §8.2.
-pub struct Calculator;
+pub(crate) struct Calculator;
 
 impl Arith for Calculator {
     async fn add(&self, p: AddParams) -> Result<SumResult, HandlerError> {
@@ -102,7 +102,7 @@ impl Arith for Calculator {
 
 /// Counts pings and remembers their tags.
 #[derive(Default)]
-pub struct PingCounter {
+pub(crate) struct PingCounter {
     pub count: AtomicUsize,
     pub tags: std::sync::Mutex<Vec<Option<String>>>,
     pub notify: Notify,

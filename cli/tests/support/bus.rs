@@ -18,7 +18,7 @@ use super::{con, eventually, map, redis_url, runtime};
 
 /// Which implementation serves the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     /// This project's `RedisRpcServer` with the interop handlers.
     Rust,
     /// clamator 0.1.9 from PyPI (`interop/python/server_driver.py`).
@@ -46,7 +46,7 @@ enum Server {
 }
 
 /// One key prefix with servers on it; its keys are deleted when dropped.
-pub struct Bus {
+pub(crate) struct Bus {
     /// The key prefix of this test.
     pub prefix: String,
     servers: Vec<Server>,
@@ -54,7 +54,7 @@ pub struct Bus {
 
 impl Bus {
     /// A prefix with nothing serving it.
-    pub fn bare(name: &str) -> Self {
+    pub(crate) fn bare(name: &str) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         Self {
             prefix: format!("cli-{name}-{}", &tag[..8]),
@@ -63,12 +63,12 @@ impl Bus {
     }
 
     /// A prefix served by `peer` with the `arith` contract.
-    pub fn new(name: &str, peer: Peer) -> Self {
+    pub(crate) fn new(name: &str, peer: Peer) -> Self {
         Self::with_contracts(name, peer, &["arith"])
     }
 
     /// A prefix served by `peer` with these contracts (`arith`, `notifications`).
-    pub fn with_contracts(name: &str, peer: Peer, contracts: &[&str]) -> Self {
+    pub(crate) fn with_contracts(name: &str, peer: Peer, contracts: &[&str]) -> Self {
         let mut bus = Self::bare(name);
         match peer {
             Peer::Rust => bus.servers.push(bus.rust_server(contracts)),
@@ -83,7 +83,7 @@ impl Bus {
     }
 
     /// A prefix served by a Rust server (`arith`) with options adjusted by `tune`.
-    pub fn rust_with(
+    pub(crate) fn rust_with(
         name: &str,
         tune: impl FnOnce(RedisServerOptions) -> RedisServerOptions,
     ) -> Self {
@@ -169,7 +169,7 @@ impl Bus {
     }
 
     /// Stops the servers; how many handler invocations they counted in all.
-    pub fn stop(&mut self) -> usize {
+    pub(crate) fn stop(&mut self) -> usize {
         self.stop_servers(true)
     }
 
@@ -214,12 +214,12 @@ impl Bus {
     }
 
     /// `<prefix>:<rest>`.
-    pub fn key(&self, rest: &str) -> String {
+    pub(crate) fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.prefix)
     }
 
     /// The `clamator` binary with this bus's Redis and prefix in its environment.
-    pub fn cli(&self) -> Command {
+    pub(crate) fn cli(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clamator"));
         cmd.env("REDIS_URL", redis_url())
             .env("CLAMATOR_PREFIX", &self.prefix)
@@ -228,12 +228,12 @@ impl Bus {
     }
 
     /// Runs `clamator <args>` to completion.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(self.cli().args(args).output().expect("run clamator"))
     }
 
     /// Runs `clamator <args>` with `input` on stdin.
-    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
         let mut child = self
             .cli()
             .args(args)
@@ -252,7 +252,7 @@ impl Bus {
     }
 
     /// Waits until the group of `service` has delivered and acknowledged every entry.
-    pub fn wait_drained(&self, service: &str) {
+    pub(crate) fn wait_drained(&self, service: &str) {
         let stream = self.key(&format!("cmds:{service}"));
         eventually(Duration::from_secs(10), "the group drains", || {
             let groups: Vec<redis::Value> = redis::cmd("XINFO")
@@ -290,7 +290,7 @@ impl Drop for Bus {
 
 /// What a `clamator` run printed and returned.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// Exit code.
     pub code: i32,
     /// stdout.
@@ -311,13 +311,13 @@ impl From<Output> for Run {
 
 impl Run {
     /// stdout parsed as one JSON document.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
     }
 
     /// Asserts the exit code, showing the output when it differs.
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub(crate) fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.code, code, "unexpected exit code: {self:?}");
         self
     }

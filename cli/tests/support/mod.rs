@@ -17,17 +17,17 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 #[allow(unused_imports)]
-pub use bus::{Bus, Peer, Run};
+pub(crate) use bus::{Bus, Peer, Run};
 
 static REDIS: OnceLock<(String, Watchdog)> = OnceLock::new();
 
 /// The Redis of this test binary, if it was started (for cleanup that must not panic).
-pub fn started_redis_url() -> Option<&'static str> {
+pub(crate) fn started_redis_url() -> Option<&'static str> {
     REDIS.get().map(|r| r.0.as_str())
 }
 
 /// The Redis of this test binary, started on first use.
-pub fn redis_url() -> &'static str {
+pub(crate) fn redis_url() -> &'static str {
     &REDIS
         .get_or_init(|| {
             let found = Command::new("redis-server")
@@ -71,7 +71,7 @@ fn ping(url: &str) -> bool {
 }
 
 /// A plain connection to the test Redis, for checking figures the way an operator would.
-pub fn con() -> redis::Connection {
+pub(crate) fn con() -> redis::Connection {
     redis::Client::open(redis_url())
         .and_then(|c| c.get_connection())
         .expect("connect to the test redis")
@@ -111,7 +111,7 @@ impl Drop for Watchdog {
 }
 
 /// The runtime the in-process Rust servers run on.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -123,7 +123,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// A flat RESP2 `[k, v, …]` reply (XINFO) as a JSON object of strings and integers.
-pub fn map(v: &redis::Value) -> Value {
+pub(crate) fn map(v: &redis::Value) -> Value {
     let mut out = serde_json::Map::new();
     if let redis::Value::Array(items) = v {
         for kv in items.chunks(2) {
@@ -136,7 +136,7 @@ pub fn map(v: &redis::Value) -> Value {
 }
 
 /// A scalar reply as JSON (strings, integers, nil).
-pub fn scalar(v: &redis::Value) -> Value {
+pub(crate) fn scalar(v: &redis::Value) -> Value {
     match v {
         redis::Value::Int(i) => json!(i),
         redis::Value::BulkString(b) => json!(String::from_utf8_lossy(b)),
@@ -146,7 +146,7 @@ pub fn scalar(v: &redis::Value) -> Value {
 }
 
 /// Polls `cond` until it holds, failing after `limit` (for states Redis offers no event for).
-pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");

@@ -82,9 +82,7 @@ async fn main() -> Result<(), Error> {
         .await;
     println!(
         "slowAdd(1 s) with a 100 ms timeout -> {}",
-        quick
-            .map(|s| s.sum.to_string())
-            .unwrap_or_else(|e| e.to_string())
+        quick.map_or_else(|e| e.to_string(), |s| s.sum.to_string())
     );
 
     client.stop().await;

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Mutex};
 /// Params of `desk.refuse`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct RefuseParams {
+pub(crate) struct RefuseParams {
     /// The refusal reason to answer with; `None` answers `ok: true`.
     pub reason: Option<String>,
 }
@@ -27,7 +27,7 @@ pub struct RefuseParams {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
 #[serde(untagged)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done.
     Done { ok: bool, id: String },
     /// Refused.
@@ -37,7 +37,7 @@ pub enum Outcome {
 /// Params of `desk.fail`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct FailParams {
+pub(crate) struct FailParams {
     /// The error code to answer with.
     pub code: i64,
 }
@@ -45,12 +45,12 @@ pub struct FailParams {
 /// Params of `desk.crash` and results without content.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Empty {}
+pub(crate) struct Empty {}
 
 /// Params of `desk.slow`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct SlowParams {
+pub(crate) struct SlowParams {
     /// How long the handler sleeps before answering.
     pub ms: u64,
 }
@@ -58,14 +58,14 @@ pub struct SlowParams {
 /// Params of `desk.note`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(crate = "clamator::schemars")]
-pub struct Note {
+pub(crate) struct Note {
     /// Sent to the test.
     pub text: String,
 }
 
 /// The test service: one method per outcome the gateway maps.
 #[clamator::service(name = "desk")]
-pub trait Desk {
+pub(crate) trait Desk {
     /// Answers the refusal union.
     async fn refuse(&self, params: RefuseParams) -> Result<Outcome, HandlerError>;
     /// Fails with the given code.
@@ -109,7 +109,7 @@ impl Desk for DeskImpl {
 }
 
 /// Registers the `desk` and interop `arith` methods on a gateway builder.
-pub fn typed(b: GatewayBuilder) -> GatewayBuilder {
+pub(crate) fn typed(b: GatewayBuilder) -> GatewayBuilder {
     b.method(DeskContract::REFUSE)
         .method(DeskContract::FAIL)
         .method(DeskContract::CRASH)
@@ -122,12 +122,12 @@ pub fn typed(b: GatewayBuilder) -> GatewayBuilder {
 }
 
 /// A unique key prefix per test, so tests sharing a Redis never see each other's streams.
-pub fn prefix(name: &str) -> String {
+pub(crate) fn prefix(name: &str) -> String {
     format!("gw-test-{name}-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A running gateway: its base URL and the client behind it.
-pub struct Gateway {
+pub(crate) struct Gateway {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     /// The bus client the gateway calls through.
@@ -139,7 +139,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts `client`, builds the gateway with `configure`, serves it on a free port.
-    pub async fn serve(
+    pub(crate) async fn serve(
         client: AnyClient,
         configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
     ) -> Self {
@@ -163,7 +163,11 @@ impl Gateway {
     }
 
     /// `POST /rpc/{service}/{method}` with a JSON body.
-    pub async fn rpc(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    pub(crate) async fn rpc(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let resp = self
             .http
             .post(format!("{}/rpc/{path}", self.base))
@@ -189,7 +193,7 @@ impl Drop for Gateway {
 }
 
 /// Redis, a Rust server (`desk` + interop `arith`) and the gateway in front.
-pub struct RedisStack {
+pub(crate) struct RedisStack {
     pub redis: RedisForTests,
     pub prefix: String,
     pub server: Arc<RedisRpcServer>,
@@ -200,7 +204,7 @@ pub struct RedisStack {
 
 impl RedisStack {
     /// Starts everything; `configure` adds to the typed registration of [`typed`].
-    pub async fn start(
+    pub(crate) async fn start(
         name: &str,
         configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
     ) -> Self {
@@ -233,7 +237,7 @@ impl RedisStack {
     }
 
     /// Stops the server and the client.
-    pub async fn stop(&self) {
+    pub(crate) async fn stop(&self) {
         self.gateway.client.stop().await;
         self.server.stop(Duration::from_millis(500)).await;
     }

@@ -231,7 +231,10 @@ impl ClientTransport for RedisClientTransport {
             replies.clone(),
             stop.clone(),
         ));
-        *self.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(Reader { stop, task });
+        *self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Reader { stop, task });
         // The core starts a transport once; a second value could not differ.
         let _ = self.replies.set(replies);
         Ok(())
@@ -262,7 +265,7 @@ impl ClientTransport for RedisClientTransport {
                 .shared
                 .lost_up_to
                 .lock()
-                .unwrap_or_else(|p| p.into_inner());
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if sent < lost_up_to {
                 reply_lost::fail_one(&self.shared, replies, &key, lost_up_to);
             }
@@ -284,7 +287,11 @@ impl ClientTransport for RedisClientTransport {
     }
 
     async fn stop(&self) {
-        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(reader) = reader {
             reader.stop.cancel();
             let _ = reader.task.await;

@@ -25,7 +25,10 @@ fn reply_lost(shared: &ClientShared, lost_to: SendMark) -> Error {
 /// Records that replies before `lost_to` were trimmed unread and fails every call sent before.
 pub(crate) fn fail_calls_sent_before(shared: &ClientShared, replies: &Replies, lost_to: SendMark) {
     {
-        let mut lost_up_to = shared.lost_up_to.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lost_up_to = shared
+            .lost_up_to
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *lost_up_to = (*lost_up_to).max(lost_to);
     }
     let failed = replies.fail_sent_before(lost_to, || reply_lost(shared, lost_to));

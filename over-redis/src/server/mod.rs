@@ -79,7 +79,10 @@ impl RedisServerTransport {
     }
 
     fn take_consumers(&self) -> Option<(Arc<RunControl>, Vec<JoinHandle<()>>)> {
-        let mut guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let running = guard.as_mut()?;
         Some((running.run.clone(), std::mem::take(&mut running.consumers)))
     }
@@ -150,7 +153,10 @@ impl ServerTransport for RedisServerTransport {
             .iter()
             .map(|c| tokio::spawn(maintenance::maintenance_loop(c.clone())))
             .collect();
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(Running {
+        *self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Running {
             shared,
             run,
             consumers,
@@ -175,7 +181,7 @@ impl ServerTransport for RedisServerTransport {
         let running = self
             .running
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         if let Some(running) = running {
             running.run.abandon.cancel();

@@ -83,7 +83,9 @@ impl ServiceCtx {
     }
 
     fn running_set(&self) -> MutexGuard<'_, HashSet<String>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The `reply-to` of an entry if it names a reply stream of this server's prefix

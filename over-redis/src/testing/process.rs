@@ -219,8 +219,7 @@ fn quote(args: &[String]) -> String {
 pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+        .map_or(0, |a| a.port())
 }
 
 fn which(binary: &str) -> bool {

@@ -10,34 +10,34 @@ use tokio::sync::mpsc;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AddParams {
+pub(crate) struct AddParams {
     pub a: i64,
     pub b: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct Sum {
+pub(crate) struct Sum {
     pub sum: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SlowParams {
+pub(crate) struct SlowParams {
     pub a: i64,
     pub b: i64,
     pub ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Empty {}
+pub(crate) struct Empty {}
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Note {
+pub(crate) struct Note {
     pub text: String,
 }
 
 /// A result that cannot be serialized: "Result validation failed".
 #[derive(Debug, Deserialize)]
-pub struct Unserializable {}
+pub(crate) struct Unserializable {}
 
 impl Serialize for Unserializable {
     fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
@@ -45,17 +45,17 @@ impl Serialize for Unserializable {
     }
 }
 
-pub const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
-pub const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
-pub const SLOW_ADD: Method<SlowParams, Sum> = Method::new("arith", "slowAdd");
-pub const FAIL: Method<Empty, Sum> = Method::new("arith", "fail");
-pub const BAD_RESULT: Method<Empty, Unserializable> = Method::new("arith", "badResult");
-pub const UNHANDLED: Method<Empty, Sum> = Method::new("arith", "unhandled");
-pub const RECORD: NotificationMethod<Note> = NotificationMethod::new("arith", "record");
+pub(crate) const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
+pub(crate) const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
+pub(crate) const SLOW_ADD: Method<SlowParams, Sum> = Method::new("arith", "slowAdd");
+pub(crate) const FAIL: Method<Empty, Sum> = Method::new("arith", "fail");
+pub(crate) const BAD_RESULT: Method<Empty, Unserializable> = Method::new("arith", "badResult");
+pub(crate) const UNHANDLED: Method<Empty, Sum> = Method::new("arith", "unhandled");
+pub(crate) const RECORD: NotificationMethod<Note> = NotificationMethod::new("arith", "record");
 
 /// What the handlers report to the test.
 #[derive(Debug, Clone, Default)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Handler executions started (all methods).
     pub started: Arc<AtomicUsize>,
     /// Notification texts, in arrival order.
@@ -68,12 +68,12 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn started(&self) -> usize {
+    pub(crate) fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
     }
 }
 
-pub fn contract() -> Contract {
+pub(crate) fn contract() -> Contract {
     Contract::builder("arith")
         .method(ADD)
         .method(DIVIDE)
@@ -86,7 +86,7 @@ pub fn contract() -> Contract {
         .unwrap()
 }
 
-pub fn service(probe: Probe) -> Service {
+pub(crate) fn service(probe: Probe) -> Service {
     let p1 = probe.clone();
     let p2 = probe.clone();
     let p3 = probe.clone();

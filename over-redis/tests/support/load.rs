@@ -14,7 +14,7 @@ use super::arith::{self, SlowParams};
 
 /// What became of the calls of one run.
 #[derive(Debug, Default, Clone)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Calls made.
     pub sent: u64,
     /// Answered with the right sum.
@@ -30,7 +30,7 @@ pub struct Tally {
 
 impl Tally {
     /// Errors other than timeouts.
-    pub fn errored(&self) -> u64 {
+    pub(crate) fn errored(&self) -> u64 {
         self.errors.values().sum()
     }
 }
@@ -52,25 +52,25 @@ impl fmt::Display for Tally {
 
 /// A running load: `stop()` ends it after each caller's current call.
 #[derive(Debug, Default)]
-pub struct Load {
+pub(crate) struct Load {
     stop: AtomicBool,
     next: AtomicI64,
     tally: Mutex<Tally>,
 }
 
 impl Load {
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
 
     /// Calls answered so far (for waiting until traffic flows).
-    pub fn answered(&self) -> u64 {
+    pub(crate) fn answered(&self) -> u64 {
         self.tally.lock().unwrap().ok
     }
 
     /// Runs `callers` callers, each calling `slowAdd` (handler time `handler_ms`, call timeout
     /// `timeout`) until [`stop`](Self::stop); returns the tally.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         client: &RedisRpcClient,
         callers: usize,

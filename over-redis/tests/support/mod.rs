@@ -4,81 +4,81 @@
 //! instructions, never skip.
 #![allow(dead_code)]
 
-pub mod arith;
-pub mod load;
+pub(crate) mod arith;
+pub(crate) mod load;
 
 use std::time::{Duration, Instant};
 
 use clamator_over_redis::testing;
 
 /// The Redis URL shared by the tests of this binary.
-pub fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     testing::shared_url().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A private `redis-server` this test may kill and restart (panics with instructions when
 /// impossible: a test that needs one must fail, not skip).
-pub struct RedisProcess(testing::RedisProcess);
+pub(crate) struct RedisProcess(testing::RedisProcess);
 
 impl RedisProcess {
     /// A server without persistence.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self(testing::RedisProcess::start().unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// A server with extra arguments (`--appendonly yes`, …).
-    pub fn start_with(args: &[&str]) -> Self {
+    pub(crate) fn start_with(args: &[&str]) -> Self {
         Self(testing::RedisProcess::start_with(args).unwrap_or_else(|e| panic!("{e}")))
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.0.url()
     }
 
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         self.0.shutdown();
     }
 
     /// SIGKILLs the server: no shutdown save, no goodbye to clients.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.0.kill();
     }
 
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.0.restart().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Starts the stopped server again on its port, without waiting for it to load its data.
-    pub fn start_again(&mut self) {
+    pub(crate) fn start_again(&mut self) {
         self.0.start_again().unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
 /// A unique key prefix for one test; its keys are deleted when it is dropped.
-pub struct TestKeys {
+pub(crate) struct TestKeys {
     pub url: String,
     pub prefix: String,
 }
 
 impl TestKeys {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         Self::on(redis_url(), name)
     }
 
-    pub fn on(url: String, name: &str) -> Self {
+    pub(crate) fn on(url: String, name: &str) -> Self {
         let prefix = format!("t-{name}-{}", &uuid::Uuid::new_v4().to_string()[..8]);
         Self { url, prefix }
     }
 
     /// A synchronous connection for assertions.
-    pub fn conn(&self) -> redis::Connection {
+    pub(crate) fn conn(&self) -> redis::Connection {
         redis::Client::open(self.url.as_str())
             .unwrap()
             .get_connection_with_timeout(Duration::from_secs(2))
             .unwrap()
     }
 
-    pub fn key(&self, rest: &str) -> String {
+    pub(crate) fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.prefix)
     }
 }
@@ -91,7 +91,7 @@ impl Drop for TestKeys {
 
 /// Waits for `cond` (re-checked every 10 ms), failing after `limit`. For conditions observed in
 /// Redis or in counters, where no event can be awaited directly.
-pub async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
@@ -99,7 +99,7 @@ pub async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> b
     }
 }
 
-pub fn init_tracing() {
+pub(crate) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -111,7 +111,7 @@ pub fn init_tracing() {
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 
 /// Starts a server of the `arith` service with options adjusted by `tune`.
-pub async fn start_server(
+pub(crate) async fn start_server(
     keys: &TestKeys,
     probe: arith::Probe,
     tune: impl FnOnce(RedisServerOptions) -> RedisServerOptions,
@@ -124,7 +124,7 @@ pub async fn start_server(
 }
 
 /// Starts a client with options adjusted by `tune`.
-pub async fn start_client(
+pub(crate) async fn start_client(
     keys: &TestKeys,
     tune: impl FnOnce(RedisClientOptions) -> RedisClientOptions,
 ) -> RedisRpcClient {

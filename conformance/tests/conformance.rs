@@ -2,12 +2,11 @@
 //! a real Redis, through the same erased [`AnyClient`]. A transport that answers differently
 //! from the others fails here.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clamator::{codes, AnyClient, Error, RpcError, State, TransportError};
 use clamator_conformance::bus::Bus;
-use clamator_conformance::service::{self, Empty, Pair, Probe, Sleep, Value};
+use clamator_conformance::service::{self, AddParams, Empty, Note, Probe, SlowParams, Sum};
 use serde_json::json;
 
 fn rpc(e: Error) -> RpcError {
@@ -21,12 +20,12 @@ async fn typed_calls_and_application_errors(bus: &Bus) {
     let _server = bus.serve(service::service(Probe::default())).await;
     let client = bus.started_client().await;
     let sum = client
-        .call(service::ADD, &Pair { a: 2, b: 3 })
+        .call(service::ADD, &AddParams { a: 2, b: 3 })
         .await
         .unwrap();
-    assert_eq!(sum, Value { v: 5 });
+    assert_eq!(sum, Sum { sum: 5 });
     let err = client
-        .call(service::DIVIDE, &Pair { a: 1, b: 0 })
+        .call(service::DIVIDE, &AddParams { a: 1, b: 0 })
         .await
         .unwrap_err();
     assert_eq!(rpc(err), RpcError::new(-32000, "division by zero"));
@@ -37,14 +36,14 @@ async fn reserved_codes(bus: &Bus) {
     let _server = bus.serve(service::service(Probe::default())).await;
     let client = bus.started_client().await;
     let bad = client
-        .call_raw("conf", "add", json!({"a": "two", "b": 3}), None)
+        .call_raw("arith", "add", json!({"a": "two", "b": 3}), None)
         .await
         .unwrap_err();
     let bad = rpc(bad);
     assert_eq!(bad.code, codes::INVALID_PARAMS);
     assert_eq!(bad.data["errors"][0]["loc"], json!(["a"]));
     let missing = client
-        .call_raw("conf", "nope", json!({}), None)
+        .call_raw("arith", "nope", json!({}), None)
         .await
         .unwrap_err();
     assert_eq!(rpc(missing), RpcError::method_not_found());
@@ -73,10 +72,10 @@ async fn reserved_codes(bus: &Bus) {
     // The server keeps serving after every failure above.
     assert_eq!(
         client
-            .call(service::ADD, &Pair { a: 1, b: 1 })
+            .call(service::ADD, &AddParams { a: 1, b: 1 })
             .await
             .unwrap(),
-        Value { v: 2 }
+        Sum { sum: 2 }
     );
     client.stop().await;
 }
@@ -102,8 +101,8 @@ async fn timeouts_and_the_server_goes_on(bus: &Bus) {
     let client = bus.started_client().await;
     let err = client
         .call_with_timeout(
-            service::SLEEP,
-            &Sleep { ms: 2_000 },
+            service::SLOW_ADD,
+            &SlowParams { a: 0, b: 0, ms: 2_000 },
             Duration::from_millis(100),
         )
         .await
@@ -113,10 +112,10 @@ async fn timeouts_and_the_server_goes_on(bus: &Bus) {
     assert_eq!(client.pending_calls(), 0);
     assert_eq!(
         client
-            .call(service::ADD, &Pair { a: 4, b: 4 })
+            .call(service::ADD, &AddParams { a: 4, b: 4 })
             .await
             .unwrap(),
-        Value { v: 8 }
+        Sum { sum: 8 }
     );
     client.stop().await;
 }
@@ -125,14 +124,14 @@ async fn notifications_arrive(bus: &Bus) {
     let probe = Probe::default();
     let _server = bus.serve(service::service(probe.clone())).await;
     let client = bus.started_client().await;
-    let pinged = probe.pinged.notified();
+    let pinged = probe.notified_signal.notified();
     tokio::pin!(pinged);
     pinged.as_mut().enable();
-    client.notify(service::PING, &Empty {}).await.unwrap();
+    client.notify(service::RECORD, &Note { text: "ping".into() }).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), pinged)
         .await
         .expect("the notification reached its handler");
-    assert_eq!(probe.pings.load(Ordering::SeqCst), 1);
+    assert_eq!(probe.notifications(), 1);
     client.stop().await;
 }
 
@@ -141,7 +140,7 @@ async fn client_lifecycle(bus: &Bus) {
     let client: AnyClient = bus.client();
     assert_eq!(client.state(), State::Idle);
     let err = client
-        .call(service::ADD, &Pair { a: 1, b: 1 })
+        .call(service::ADD, &AddParams { a: 1, b: 1 })
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "transport not started (state=idle)");
@@ -151,8 +150,8 @@ async fn client_lifecycle(bus: &Bus) {
     let pending = tokio::spawn(async move {
         shared
             .call_with_timeout(
-                service::SLEEP,
-                &Sleep { ms: 3_000 },
+                service::SLOW_ADD,
+                &SlowParams { a: 0, b: 0, ms: 3_000 },
                 Duration::from_secs(10),
             )
             .await
@@ -169,7 +168,7 @@ async fn client_lifecycle(bus: &Bus) {
     let err = pending.await.unwrap().unwrap_err();
     assert_eq!(err.to_string(), "transport stopped");
     let err = client
-        .call(service::ADD, &Pair { a: 1, b: 1 })
+        .call(service::ADD, &AddParams { a: 1, b: 1 })
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "transport not started (state=stopped)");
@@ -188,7 +187,7 @@ async fn server_lifecycle(bus: &Bus) {
         .unwrap_err();
     assert_eq!(
         again.to_string(),
-        "service \"conf\" already registered on this server"
+        "service \"arith\" already registered on this server"
     );
     server.start().await.unwrap();
     server.start().await.unwrap(); // idempotent
@@ -209,11 +208,11 @@ async fn many_concurrent_calls(bus: &Bus) {
     let client = bus.started_client().await;
     let calls = (0..500).map(|i| {
         let client = client.clone();
-        async move { client.call(service::ADD, &Pair { a: i, b: 1 }).await }
+        async move { client.call(service::ADD, &AddParams { a: i, b: 1 }).await }
     });
     let results = futures_join_all(calls).await;
     for (i, r) in results.into_iter().enumerate() {
-        assert_eq!(r.unwrap().v, i as i64 + 1);
+        assert_eq!(r.unwrap().sum, i as i64 + 1);
     }
     client.stop().await;
 }

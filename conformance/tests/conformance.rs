@@ -102,7 +102,11 @@ async fn timeouts_and_the_server_goes_on(bus: &Bus) {
     let err = client
         .call_with_timeout(
             service::SLOW_ADD,
-            &SlowParams { a: 0, b: 0, ms: 2_000 },
+            &SlowParams {
+                a: 0,
+                b: 0,
+                ms: 2_000,
+            },
             Duration::from_millis(100),
         )
         .await
@@ -127,7 +131,15 @@ async fn notifications_arrive(bus: &Bus) {
     let pinged = probe.notified_signal.notified();
     tokio::pin!(pinged);
     pinged.as_mut().enable();
-    client.notify(service::RECORD, &Note { text: "ping".into() }).await.unwrap();
+    client
+        .notify(
+            service::RECORD,
+            &Note {
+                text: "ping".into(),
+            },
+        )
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(5), pinged)
         .await
         .expect("the notification reached its handler");
@@ -151,7 +163,11 @@ async fn client_lifecycle(bus: &Bus) {
         shared
             .call_with_timeout(
                 service::SLOW_ADD,
-                &SlowParams { a: 0, b: 0, ms: 3_000 },
+                &SlowParams {
+                    a: 0,
+                    b: 0,
+                    ms: 3_000,
+                },
                 Duration::from_secs(10),
             )
             .await

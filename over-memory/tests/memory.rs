@@ -1,6 +1,5 @@
 //! End-to-end behaviour of the memory transport (spec §5) and of the cores' lifecycles.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,108 +7,45 @@ use clamator_over_memory::{MemoryBus, MemoryRpcClient, MemoryRpcServer};
 use clamator_protocol::{
     codes, Contract, Error, Method, NotificationMethod, RpcError, Service, State, TransportError,
 };
+use clamator_testkit::arith::{
+    self, AddParams, Note, Probe, SlowParams, Sum, ADD, DIVIDE, GATED, RECORD, SLOW_ADD,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::sync::Notify;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct AddParams {
-    a: f64,
-    b: f64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SlowAddParams {
-    a: f64,
-    b: f64,
-    #[serde(rename = "sleepMs")]
-    sleep_ms: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct Sum {
-    sum: f64,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Ping {
     tag: Option<String>,
 }
 
-const ADD: Method<AddParams, Sum> = Method::new("arith", "add");
-const SLOW_ADD: Method<SlowAddParams, Sum> = Method::new("arith", "slowAdd");
-const DIVIDE: Method<AddParams, Sum> = Method::new("arith", "divide");
-/// Server side: echoes params exactly as they arrived.
-const RAW: Method<Value, Value> = Method::new("arith", "raw");
-/// Client side view of the same wire method, with typed params.
+/// The client's typed view of the shared service's raw echo.
 const RAW_TYPED: Method<Ping, Value> = Method::new("arith", "raw");
-const ECHO_PING: Method<Ping, Ping> = Method::new("arith", "echoPing");
-const GATED: Method<AddParams, Sum> = Method::new("arith", "gated");
-const PING: NotificationMethod<Ping> = NotificationMethod::new("arith", "ping");
+/// A typed echo: `None` fields omitted, `null` and absent accepted.
+const ECHO_PING: Method<Ping, Ping> = Method::new("echo", "ping");
 
 struct World {
     bus: MemoryBus,
     server: MemoryRpcServer,
     client: MemoryRpcClient,
-    pings: Arc<AtomicUsize>,
-    pinged: Arc<Notify>,
-    gate: Arc<Notify>,
+    probe: Probe,
 }
 
-fn arith_service(pings: Arc<AtomicUsize>, pinged: Arc<Notify>, gate: Arc<Notify>) -> Service {
-    let contract = Contract::builder("arith")
-        .method(ADD)
-        .method(SLOW_ADD)
-        .method(DIVIDE)
-        .method(RAW)
-        .method(ECHO_PING)
-        .method(GATED)
-        .notification(PING)
-        .build()
-        .unwrap();
+fn echo_service() -> Service {
+    let contract = Contract::builder("echo").method(ECHO_PING).build().unwrap();
     Service::builder(contract)
-        .handle(ADD, |p: AddParams| async move {
-            Ok::<_, RpcError>(Sum { sum: p.a + p.b })
-        })
-        .handle(SLOW_ADD, |p: SlowAddParams| async move {
-            tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
-            Ok::<_, RpcError>(Sum { sum: p.a + p.b })
-        })
-        .handle(DIVIDE, |p: AddParams| async move {
-            if p.b == 0.0 {
-                return Err(RpcError::new(-32000, "division by zero"));
-            }
-            Ok(Sum { sum: p.a / p.b })
-        })
-        .handle(RAW, |p: Value| async move { Ok::<_, RpcError>(p) })
         .handle(ECHO_PING, |p: Ping| async move { Ok::<_, RpcError>(p) })
-        .handle(GATED, move |p: AddParams| {
-            let gate = gate.clone();
-            async move {
-                gate.notified().await;
-                Ok::<_, RpcError>(Sum { sum: p.a + p.b })
-            }
-        })
-        .on_notification(PING, move |_p: Ping| {
-            let (pings, pinged) = (pings.clone(), pinged.clone());
-            async move {
-                pings.fetch_add(1, Ordering::SeqCst);
-                pinged.notify_one();
-            }
-        })
         .build()
         .unwrap()
 }
 
 async fn world() -> World {
     let bus = MemoryBus::new();
-    let pings = Arc::new(AtomicUsize::new(0));
-    let pinged = Arc::new(Notify::new());
-    let gate = Arc::new(Notify::new());
+    let probe = Probe::default();
     let server = bus.server();
     server
-        .register_service(arith_service(pings.clone(), pinged.clone(), gate.clone()))
+        .register_service(arith::service(probe.clone()))
         .unwrap();
+    server.register_service(echo_service()).unwrap();
     server.start().await.unwrap();
     let client = bus.client();
     client.start().await.unwrap();
@@ -117,9 +53,7 @@ async fn world() -> World {
         bus,
         server,
         client,
-        pings,
-        pinged,
-        gate,
+        probe,
     }
 }
 
@@ -133,18 +67,14 @@ fn rpc(err: Error) -> RpcError {
 #[tokio::test]
 async fn typed_call_round_trip() {
     let w = world().await;
-    let sum = w
-        .client
-        .call(ADD, &AddParams { a: 2.0, b: 3.0 })
-        .await
-        .unwrap();
-    assert_eq!(sum, Sum { sum: 5.0 });
+    let sum = w.client.call(ADD, &AddParams { a: 2, b: 3 }).await.unwrap();
+    assert_eq!(sum, Sum { sum: 5 });
 }
 
 #[tokio::test]
 async fn handler_rpc_error_reaches_the_caller_exactly() {
     let w = world().await;
-    let err = w.client.call(DIVIDE, &AddParams { a: 1.0, b: 0.0 }).await;
+    let err = w.client.call(DIVIDE, &AddParams { a: 1, b: 0 }).await;
     assert_eq!(
         rpc(err.unwrap_err()),
         RpcError::new(-32000, "division by zero")
@@ -203,7 +133,7 @@ async fn none_fields_are_omitted_on_the_wire_and_null_is_accepted() {
     for params in [json!({"tag": null}), json!({}), Value::Null] {
         let result = w
             .client
-            .call_raw("arith", "echoPing", params.clone(), None)
+            .call_raw("echo", "ping", params.clone(), None)
             .await;
         assert_eq!(
             result.unwrap(),
@@ -216,9 +146,20 @@ async fn none_fields_are_omitted_on_the_wire_and_null_is_accepted() {
 #[tokio::test]
 async fn notifications_reach_the_handler_and_unknown_ones_vanish() {
     let w = world().await;
-    w.client.notify(PING, &Ping { tag: None }).await.unwrap();
-    w.pinged.notified().await;
-    assert_eq!(w.pings.load(Ordering::SeqCst), 1);
+    let notified = w.probe.notified_signal.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    w.client
+        .notify(
+            RECORD,
+            &Note {
+                text: "ping".into(),
+            },
+        )
+        .await
+        .unwrap();
+    notified.await;
+    assert_eq!(w.probe.notifications(), 1);
     w.client
         .notify_raw("nobody", "ping", json!({}))
         .await
@@ -228,10 +169,10 @@ async fn notifications_reach_the_handler_and_unknown_ones_vanish() {
 #[tokio::test(start_paused = true)]
 async fn call_times_out_with_the_peer_message() {
     let w = world().await;
-    let params = SlowAddParams {
-        a: 1.0,
-        b: 2.0,
-        sleep_ms: 10_000,
+    let params = SlowParams {
+        a: 1,
+        b: 2,
+        ms: 10_000,
     };
     let err = w
         .client
@@ -247,16 +188,17 @@ async fn default_timeout_is_30s_and_configurable() {
     let bus = MemoryBus::new();
     assert_eq!(bus.client().default_timeout(), Duration::from_secs(30));
     let server = bus.server();
-    let (p, n, g) = Default::default();
-    server.register_service(arith_service(p, n, g)).unwrap();
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
     server.start().await.unwrap();
     let client = bus.client().with_default_timeout(Duration::from_millis(50));
     client.start().await.unwrap();
     let start = tokio::time::Instant::now();
-    let params = SlowAddParams {
-        a: 1.0,
-        b: 2.0,
-        sleep_ms: 60_000,
+    let params = SlowParams {
+        a: 1,
+        b: 2,
+        ms: 60_000,
     };
     assert!(client
         .call(SLOW_ADD, &params)
@@ -271,8 +213,7 @@ async fn stop_rejects_pending_calls_with_transport_stopped() {
     let w = world().await;
     let client = Arc::new(w.client);
     let caller = client.clone();
-    let pending =
-        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 1.0, b: 1.0 }).await });
+    let pending = tokio::spawn(async move { caller.call(GATED, &AddParams { a: 1, b: 1 }).await });
     while w.server.in_flight() == 0 {
         tokio::task::yield_now().await;
     }
@@ -283,7 +224,7 @@ async fn stop_rejects_pending_calls_with_transport_stopped() {
         "{err:?}"
     );
     assert_eq!(err.to_string(), "transport stopped");
-    w.gate.notify_one();
+    w.probe.gate.notify_one();
 }
 
 #[tokio::test]
@@ -323,19 +264,20 @@ async fn client_lifecycle_errors_match_the_peer() {
 async fn server_lifecycle_and_registration_rules() {
     let bus = MemoryBus::new();
     let server = bus.server();
-    let (p, n, g) = Default::default();
-    server.register_service(arith_service(p, n, g)).unwrap();
-    let (p, n, g) = Default::default();
-    let dup = server.register_service(arith_service(p, n, g)).unwrap_err();
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
+    let dup = server
+        .register_service(arith::service(Probe::default()))
+        .unwrap_err();
     assert_eq!(
         dup.to_string(),
         "service \"arith\" already registered on this server"
     );
     server.start().await.unwrap();
     server.start().await.unwrap();
-    let (p, n, g) = Default::default();
     assert!(matches!(
-        server.register_service(arith_service(p, n, g)),
+        server.register_service(arith::service(Probe::default())),
         Err(Error::Lifecycle(_))
     ));
     server.stop(Duration::from_secs(1)).await;
@@ -348,7 +290,7 @@ async fn server_lifecycle_and_registration_rules() {
     let client = bus.client();
     client.start().await.unwrap();
     let err = client
-        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
+        .call(ADD, &AddParams { a: 1, b: 1 })
         .await
         .unwrap_err();
     assert!(
@@ -361,8 +303,9 @@ async fn server_lifecycle_and_registration_rules() {
 async fn one_server_per_service_per_bus() {
     let w = world().await;
     let second = w.bus.server();
-    let (p, n, g) = Default::default();
-    second.register_service(arith_service(p, n, g)).unwrap();
+    second
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
     let err = second.start().await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -370,11 +313,7 @@ async fn one_server_per_service_per_bus() {
     );
     assert_eq!(second.state(), State::Idle);
     // The first server is untouched.
-    assert!(w
-        .client
-        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
-        .await
-        .is_ok());
+    assert!(w.client.call(ADD, &AddParams { a: 1, b: 1 }).await.is_ok());
 }
 
 #[tokio::test]
@@ -382,8 +321,7 @@ async fn stop_drains_in_flight_handlers() {
     let w = world().await;
     let client = Arc::new(w.client);
     let caller = client.clone();
-    let pending =
-        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2.0, b: 2.0 }).await });
+    let pending = tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2, b: 2 }).await });
     while w.server.in_flight() == 0 {
         tokio::task::yield_now().await;
     }
@@ -393,17 +331,13 @@ async fn stop_drains_in_flight_handlers() {
         tokio::spawn(async move { server.stop(Duration::from_secs(60)).await })
     };
     // New work is refused while the running handler may finish.
-    while client
-        .call(ADD, &AddParams { a: 1.0, b: 1.0 })
-        .await
-        .is_ok()
-    {
+    while client.call(ADD, &AddParams { a: 1, b: 1 }).await.is_ok() {
         tokio::task::yield_now().await;
     }
     assert!(!stopping.is_finished());
-    w.gate.notify_one();
+    w.probe.gate.notify_one();
     stopping.await.unwrap();
-    assert_eq!(pending.await.unwrap().unwrap(), Sum { sum: 4.0 });
+    assert_eq!(pending.await.unwrap().unwrap(), Sum { sum: 4 });
 }
 
 #[tokio::test(start_paused = true)]
@@ -411,8 +345,7 @@ async fn stop_gives_up_after_the_grace_window() {
     let w = world().await;
     let client = Arc::new(w.client);
     let caller = client.clone();
-    let _pending =
-        tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2.0, b: 2.0 }).await });
+    let _pending = tokio::spawn(async move { caller.call(GATED, &AddParams { a: 2, b: 2 }).await });
     while w.server.in_flight() == 0 {
         tokio::task::yield_now().await;
     }
@@ -433,8 +366,8 @@ async fn ten_thousand_concurrent_calls() {
                 .call(
                     ADD,
                     &AddParams {
-                        a: f64::from(i),
-                        b: 1.0,
+                        a: i64::from(i),
+                        b: 1,
                     },
                 )
                 .await
@@ -442,7 +375,7 @@ async fn ten_thousand_concurrent_calls() {
     });
     let calls: Vec<_> = calls.collect();
     for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap().sum, i as f64 + 1.0);
+        assert_eq!(call.await.unwrap().unwrap().sum, i as i64 + 1);
     }
 }
 
@@ -496,8 +429,9 @@ async fn handler_panics_answer_internal_error_at_once_and_the_server_keeps_servi
     let bus = MemoryBus::new();
     let server = bus.server();
     server.register_service(boom_service()).unwrap();
-    let (p, n, g) = Default::default();
-    server.register_service(arith_service(p, n, g)).unwrap();
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
     server.start().await.unwrap();
     let client = bus.client();
     client.start().await.unwrap();
@@ -526,8 +460,8 @@ async fn handler_panics_answer_internal_error_at_once_and_the_server_keeps_servi
     }
     client.notify(BOOM_NOTE, &Ping { tag: None }).await.unwrap();
     let sum = client
-        .call_with_timeout(ADD, &AddParams { a: 1.0, b: 2.0 }, limit)
+        .call_with_timeout(ADD, &AddParams { a: 1, b: 2 }, limit)
         .await
         .unwrap();
-    assert_eq!(sum, Sum { sum: 3.0 });
+    assert_eq!(sum, Sum { sum: 3 });
 }

@@ -1,4 +1,7 @@
-//! The interop suite's `arith` and `notifications` contracts (spec §8.2), written with the macro.
+//! The interop suite's `arith` and `notifications` contracts (spec §8.2), written here a second
+//! time on purpose: this is the macro's own fixture. It uses what the shared definition in
+//! `clamator-examples` does not (a crate-private trait, `#[clamator(rename)]`, a result type of
+//! another name with the same schema), and `tests/manifest.rs` proves both hash alike.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -29,10 +29,12 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 mod cluster;
+mod pki;
 mod process;
 mod sentinel;
 
 pub use cluster::RedisCluster;
+pub use pki::TestPki;
 pub use process::RedisProcess;
 pub use sentinel::RedisSentinels;
 
@@ -50,6 +52,12 @@ pub enum TestRedisError {
     )]
     Unavailable {
         /// What the last attempt reported (empty when nothing was tried).
+        detail: String,
+    },
+    /// The test certificates of [`TestPki`] could not be made or written.
+    #[error("test certificates: {detail}")]
+    Certificates {
+        /// What failed.
         detail: String,
     },
     /// `REDIS_URL` is set but nothing answers there.

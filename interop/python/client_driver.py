@@ -6,7 +6,8 @@ import json
 import sys
 
 from clamator_over_redis import ClamatorTransportError, RedisRpcClient, RpcError
-from redis.asyncio import Redis
+
+from connect import make_redis
 
 
 async def one(client: RedisRpcClient, call: dict) -> dict:
@@ -28,7 +29,7 @@ async def one(client: RedisRpcClient, call: dict) -> dict:
 async def main() -> None:
     cfg = json.loads(sys.stdin.read())
     # The default redis-py pool (100 connections) fails at >= 100 concurrent calls; size it.
-    redis = Redis.from_url(cfg["redisUrl"], max_connections=2048)
+    redis = make_redis(cfg, max_connections=2048)
     client = RedisRpcClient(redis=redis, key_prefix=cfg["keyPrefix"],
                             default_timeout_ms=int(cfg.get("defaultTimeoutMs", 5000)))
     await client.start()

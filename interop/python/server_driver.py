@@ -8,13 +8,15 @@ import sys
 
 from clamator_over_redis import RedisRpcServer
 
+from connect import make_redis
 from contracts import ArithService, Counter, NotificationsService, arith_contract, notifications_contract
 
 
 async def main() -> None:
     cfg = json.loads(sys.stdin.read())
+    redis = make_redis(cfg)
     server = RedisRpcServer(
-        redis_url=cfg["redisUrl"], key_prefix=cfg["keyPrefix"],
+        redis=redis, key_prefix=cfg["keyPrefix"],
         instance_id=cfg.get("instanceId"),
         consumer_claim_idle_ms=int(cfg.get("consumerClaimIdleMs", 60_000)),
     )
@@ -30,6 +32,7 @@ async def main() -> None:
     await stop.wait()
     print(f"HANDLED:{counter.handled}", file=sys.stderr, flush=True)
     await server.stop(grace_ms=1000)
+    await redis.aclose()
 
 
 asyncio.run(main())

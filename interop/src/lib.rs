@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connect;
 pub mod contracts;
 pub mod fixtures;
 pub mod handlers;

@@ -1,6 +1,7 @@
 //! clamator interop client driver (spec §8.1), a drop-in for the upstream TS/Python drivers.
 //!
-//! stdin: `{"redisUrl","keyPrefix","defaultTimeoutMs","calls":[{"method":"<svc>.<m>",
+//! stdin: `{"redisUrl" (or "redisCluster"; optional "tlsCaFile"),"keyPrefix","defaultTimeoutMs",
+//! "calls":[{"method":"<svc>.<m>",
 //! "params","notification"}],"concurrent"}`; stdout: `{"results":[…]}` with one object per
 //! call (`result`, `notification`, `rpc-error`, `transport-error`, `unknown-error`). With
 //! `concurrent: N` the whole call list runs N times at once, every call of every fan in flight
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use clamator::redis::{RedisClientOptions, RedisRpcClient};
 use clamator::Error;
+use clamator_interop::connect::DriverRedis;
 use futures_util::future::join_all;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -21,7 +23,8 @@ use serde_json::{json, Value};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Config {
-    redis_url: String,
+    #[serde(flatten)]
+    redis: DriverRedis,
     key_prefix: String,
     #[serde(default = "default_timeout")]
     default_timeout_ms: u64,
@@ -82,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdin().read_to_string(&mut input)?;
     let config: Config = serde_json::from_str(&input)?;
     let options = RedisClientOptions::new(config.key_prefix)
-        .with_redis_url(config.redis_url)
+        .with_connection(config.redis.connection_options()?)
         .with_default_timeout(Duration::from_millis(config.default_timeout_ms));
     let client = RedisRpcClient::new(options);
     client.start().await?;

@@ -1,6 +1,7 @@
 //! clamator interop server driver (spec §8.1), a drop-in for the upstream TS/Python drivers.
 //!
-//! stdin: `{"contract":"arith"|"notifications","redisUrl","keyPrefix","consumerClaimIdleMs",
+//! stdin: `{"contract":"arith"|"notifications","redisUrl" (or "redisCluster"; optional
+//! "tlsCaFile"),"keyPrefix","consumerClaimIdleMs",
 //! "instanceId","generatedDir"}`; prints `READY` once serving; on SIGTERM writes
 //! `HANDLED:<n>` (handler invocations) to stderr, and for `notifications` also
 //! `{"pingedAt": <ms|null>}` to stdout, then exits. Exits by itself (status 3) if the process
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clamator::redis::{RedisRpcServer, RedisServerOptions};
+use clamator_interop::connect::DriverRedis;
 use clamator_interop::handlers::{arith, notifications, Counters};
 use serde::Deserialize;
 
@@ -20,7 +22,8 @@ use serde::Deserialize;
 #[serde(rename_all = "camelCase")]
 struct Config {
     contract: String,
-    redis_url: String,
+    #[serde(flatten)]
+    redis: DriverRedis,
     key_prefix: String,
     #[serde(default = "default_claim_idle")]
     consumer_claim_idle_ms: u64,
@@ -38,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdin().read_to_string(&mut input)?;
     let config: Config = serde_json::from_str(&input)?;
     let mut options = RedisServerOptions::new(config.key_prefix)
-        .with_redis_url(config.redis_url)
+        .with_connection(config.redis.connection_options()?)
         .with_claim_idle(Duration::from_millis(config.consumer_claim_idle_ms));
     if let Some(id) = config.instance_id {
         options = options.with_instance_id(id);

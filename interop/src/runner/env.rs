@@ -1,59 +1,32 @@
 //! What the cross-language runs need from the machine: a Redis and the Python peer.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use clamator::redis::testing::RedisProcess;
 
 /// A Redis for the runs: `REDIS_URL` when set, else a private `redis-server` on a free loopback
-/// port, stopped on drop.
+/// port (the published `clamator::redis::testing` helper), stopped on drop.
 pub struct RedisForTests {
     /// Where the drivers connect.
     pub url: String,
-    child: Option<Child>,
+    _process: Option<RedisProcess>,
 }
 
 impl RedisForTests {
     /// Finds or starts a Redis; the error says how to provide one.
     pub fn find_or_start() -> Result<Self, String> {
         if let Ok(url) = std::env::var("REDIS_URL") {
-            return Ok(Self { url, child: None });
+            return Ok(Self {
+                url,
+                _process: None,
+            });
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "the interop suite needs Redis: set REDIS_URL, or install redis-server \
-                     (apt-get install redis-server) so it can start one ({e})"
-                )
-            })?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("redis-server did not accept connections within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let process = RedisProcess::start().map_err(|e| e.to_string())?;
         Ok(Self {
-            url: format!("redis://127.0.0.1:{port}"),
-            child: Some(child),
+            url: process.url(),
+            _process: Some(process),
         })
-    }
-}
-
-impl Drop for RedisForTests {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

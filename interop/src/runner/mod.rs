@@ -4,14 +4,16 @@
 pub mod env;
 pub mod process;
 pub mod scenario;
+pub mod target;
 
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use process::{run_client, Drivers, Lang, ServerProcess};
 use scenario::{check_results, Scenario};
+use target::{Inspect, Target};
 
 /// Server languages (one per server) and the client's language.
 #[derive(Debug, Clone)]
@@ -105,48 +107,51 @@ fn key_prefix(s: &Scenario, d: &Direction) -> String {
     format!("clam-interop-{name}-{servers}{}-{tag}", d.client.label())
 }
 
-/// Runs one scenario in one direction; `Err` lists what failed.
+/// Runs one scenario in one direction on `target`; `Err` lists what failed.
 pub async fn run_one(
-    redis_url: &str,
+    target: &Target,
     drivers: &Drivers,
     s: &Scenario,
     d: &Direction,
 ) -> Result<(), Vec<String>> {
     let prefix = key_prefix(s, d);
-    let redis = redis::Client::open(redis_url).map_err(|e| vec![e.to_string()])?;
-    let mut con = redis
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| vec![e.to_string()])?;
-    let outcome = run_inner(redis_url, &mut con, drivers, s, d, &prefix).await;
-    // Leave nothing behind, whatever happened.
+    let mut con = target.connect().await.map_err(|e| vec![e])?;
+    let outcome = run_inner(target, &mut con, drivers, s, d, &prefix).await;
+    // Leave nothing behind, whatever happened (one DEL per key: on a cluster they live on
+    // different slots).
     let keys: Vec<String> = con.keys(format!("{prefix}:*")).await.unwrap_or_default();
-    if !keys.is_empty() {
-        let _: redis::RedisResult<()> = con.del(keys).await;
+    for key in keys {
+        let _: redis::RedisResult<()> = con.del(key).await;
     }
     outcome
 }
 
 async fn run_inner(
-    redis_url: &str,
-    con: &mut redis::aio::MultiplexedConnection,
+    target: &Target,
+    con: &mut Inspect,
     drivers: &Drivers,
     s: &Scenario,
     d: &Direction,
     prefix: &str,
 ) -> Result<(), Vec<String>> {
+    let with_target = |mut config: Value| {
+        if let Value::Object(map) = &mut config {
+            map.extend(target.driver_fields());
+        }
+        config
+    };
     let server_config = |i: usize| {
-        json!({
-            "contract": s.contract, "redisUrl": redis_url, "keyPrefix": prefix,
+        with_target(json!({
+            "contract": s.contract, "keyPrefix": prefix,
             "consumerClaimIdleMs": s.consumer_claim_idle_ms, "generatedDir": "",
             "instanceId": instance_id(i),
-        })
+        }))
     };
-    let mut client_config = json!({
-        "redisUrl": redis_url, "keyPrefix": prefix,
+    let mut client_config = with_target(json!({
+        "keyPrefix": prefix,
         "defaultTimeoutMs": s.client.default_timeout_ms.unwrap_or(5_000),
         "calls": s.driver_calls(), "generatedDir": "",
-    });
+    }));
     if let Some(n) = s.client.concurrent.filter(|&n| n > 1) {
         client_config["concurrent"] = json!(n);
     }
@@ -230,7 +235,7 @@ async fn run_inner(
 /// Waits until `consumer` holds a pending entry: the call was delivered to it, so it is inside
 /// (or entering) the handler.
 async fn wait_until_pending_on(
-    con: &mut redis::aio::MultiplexedConnection,
+    con: &mut Inspect,
     stream: &str,
     group: &str,
     consumer: &str,
@@ -262,11 +267,7 @@ fn parse_id(id: &str) -> (u64, u64) {
 
 /// Waits until every entry of the stream was delivered to the group and acknowledged, so the
 /// servers' `HANDLED` counts are final (notifications have no reply to wait for).
-async fn wait_until_drained(
-    con: &mut redis::aio::MultiplexedConnection,
-    stream: &str,
-    group: &str,
-) -> Result<(), String> {
+async fn wait_until_drained(con: &mut Inspect, stream: &str, group: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let info: redis::RedisResult<redis::streams::StreamInfoStreamReply> =

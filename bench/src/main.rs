@@ -34,13 +34,14 @@ use std::time::{Duration, Instant};
 use clamator_interop::contracts::{AddParams, ArithContract, Text};
 use clamator_interop::handlers::{self, Counters};
 use clamator_over_memory::{MemoryBus, MemoryRpcClient, MemoryRpcServer};
+use clamator_over_redis::testing::RedisProcess;
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use load::{Call, Sample, Transport, Workload};
-use procs::{LineChild, PrivateRedis};
+use procs::LineChild;
 use raw::RawClient;
 use report::{Results, Side};
 
@@ -440,8 +441,10 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
     };
     let env = environment(python.as_ref().map(|p| p.0.as_path()));
     eprintln!("environment: {env}\nload average before: {load_before}");
-    let redis_server = PrivateRedis::start()?;
-    let url = redis_server.url.clone();
+    // A private `redis-server` on a free loopback port, no persistence (the published test
+    // helper), killed on drop.
+    let redis_server = RedisProcess::start()?;
+    let url = redis_server.url();
     let rt = runtime(cli.client_threads)?;
     let mut servers = start_servers(cli, &url, python.as_ref())?;
     let mut pool: Option<Servers> = None;

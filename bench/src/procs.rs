@@ -1,55 +1,11 @@
-//! Child processes: the private `redis-server`, the servers of each side (stopped by closing
+//! Child processes: the servers of each side (stopped by closing
 //! their stdin) and the Python client (one JSON line in, one JSON line out).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-/// A `redis-server` on a free loopback port, without persistence; killed on drop.
-pub(crate) struct PrivateRedis {
-    /// `redis://127.0.0.1:<port>`.
-    pub url: String,
-    child: Child,
-}
-
-impl PrivateRedis {
-    /// Starts it and waits (at most 10 s) until it accepts connections.
-    pub(crate) fn start() -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("cannot start redis-server (apt-get install redis-server): {e}")
-            })?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                return Err("redis-server did not accept connections within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self {
-            url: format!("redis://127.0.0.1:{port}"),
-            child,
-        })
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A child speaking lines on stdout; stopped by closing its stdin, killed if it lingers.
 pub(crate) struct LineChild {

@@ -25,6 +25,8 @@ use redis::{
 use crate::options::ConnectionOptions;
 
 /// Where a transport's connections are opened.
+// One per started transport, cloned only when a connection is opened: size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(crate) enum Endpoint {
     /// One Redis server.
@@ -342,4 +344,29 @@ pub(crate) async fn open_blocking(
 ) -> Result<AnyConnection, RedisError> {
     let response_timeout = block + opts.command_timeout();
     open(endpoint, opts.connect_timeout(), Some(response_timeout)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(resp: &[u8]) -> RedisError {
+        match redis::parse_redis_value(resp) {
+            Ok(Value::ServerError(e)) => RedisError::from(e),
+            other => panic!("not a server error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replica_refusing_a_write_means_reconnect_other_refusals_do_not() {
+        let readonly = server_error(b"-READONLY You can't write against a read only replica.\r\n");
+        assert!(must_reconnect(&readonly));
+        assert!(is_transient(&readonly));
+        let wrongtype = server_error(b"-WRONGTYPE Operation against a key\r\n");
+        assert!(!must_reconnect(&wrongtype));
+        let busygroup = server_error(b"-BUSYGROUP Consumer Group name already exists\r\n");
+        assert!(!must_reconnect(&busygroup));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(must_reconnect(&io));
+    }
 }

@@ -579,7 +579,8 @@ fn open_sentinel(
     }
     let client = redis::sentinel::SentinelClient::build(
         urls.to_vec(),
-        name.to_owned(),
+        // `String` or `impl AsRef<str>`, depending on the redis crate's TLS features.
+        String::from(name),
         None,
         redis::sentinel::SentinelServerType::Master,
     )
@@ -1316,10 +1317,85 @@ mod tests {
     }
 
     #[test]
+    fn cluster_and_sentinel_combinations_that_cannot_work_are_refused() {
+        let seeds = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+        assert!(ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .validate()
+            .is_ok());
+        let url_and_cluster = ConnectionOptions::new()
+            .with_redis_url("redis://127.0.0.1:1")
+            .with_cluster_urls(seeds);
+        assert_eq!(
+            url_and_cluster.validate(),
+            Err(OptionsError::Conflicting {
+                first: "redis_url",
+                second: "cluster_urls"
+            })
+        );
+        assert_eq!(
+            refused(url_and_cluster.validate()),
+            "provide either `redis_url` or `cluster_urls`, not both"
+        );
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let client_and_cluster = ConnectionOptions::new()
+            .with_redis(client)
+            .with_cluster_urls(seeds);
+        assert!(matches!(
+            client_and_cluster.validate(),
+            Err(OptionsError::Conflicting { first: "redis", .. })
+        ));
+        let injected = redis::cluster::ClusterClient::new(seeds.to_vec()).unwrap();
+        let both_clusters = ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .with_cluster_client(injected.clone());
+        assert!(matches!(
+            both_clusters.validate(),
+            Err(OptionsError::Conflicting { .. })
+        ));
+        let injected_and_tls = ConnectionOptions::new()
+            .with_cluster_client(injected)
+            .with_tls(TlsOptions::new());
+        assert_eq!(injected_and_tls.validate(), Err(OptionsError::ClientAndTls));
+        let cluster_and_sentinel = ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .with_sentinel(["redis://127.0.0.1:26379"], "m");
+        assert!(matches!(
+            cluster_and_sentinel.validate(),
+            Err(OptionsError::Conflicting { .. })
+        ));
+        let no_seeds = ConnectionOptions::new().with_cluster_urls(Vec::<String>::new());
+        assert!(refused(no_seeds.validate()).starts_with("`cluster_urls` must not be empty"));
+        let blank_seed = ConnectionOptions::new().with_cluster_urls([""]);
+        assert!(blank_seed.validate().is_err());
+        let no_sentinels = ConnectionOptions::new().with_sentinel(Vec::<String>::new(), "m");
+        assert!(refused(no_sentinels.validate()).starts_with("`sentinel_urls`"));
+        let no_name = ConnectionOptions::new().with_sentinel(["redis://127.0.0.1:26379"], "");
+        assert!(refused(no_name.validate()).starts_with("`master_name`"));
+        let sentinel_tls = ConnectionOptions::new()
+            .with_sentinel(["redis://127.0.0.1:26379"], "m")
+            .with_tls(TlsOptions::new());
+        assert_eq!(sentinel_tls.validate(), Err(OptionsError::SentinelAndTls));
+    }
+
+    #[test]
     fn shorthands_set_the_connection_options() {
         let opts = RedisServerOptions::new("p").with_redis_url("redis://h:1");
         assert_eq!(opts.connection().redis_url(), Some("redis://h:1"));
         let opts = RedisClientOptions::new("p").with_redis_url("redis://h:2");
         assert_eq!(opts.connection().redis_url(), Some("redis://h:2"));
+        let opts = RedisServerOptions::new("p").with_cluster_urls(["redis://h:3"]);
+        assert_eq!(
+            opts.connection().cluster_urls(),
+            Some(&["redis://h:3".to_owned()][..])
+        );
+        let opts = RedisClientOptions::new("p").with_sentinel(["redis://h:4"], "m");
+        assert_eq!(
+            opts.connection().sentinel(),
+            Some((&["redis://h:4".to_owned()][..], "m"))
+        );
+        let injected = redis::cluster::ClusterClient::new(vec!["redis://h:5"]).unwrap();
+        let opts = RedisClientOptions::new("p").with_cluster_client(injected);
+        assert!(opts.connection().cluster_client().is_some());
     }
 }

@@ -12,7 +12,7 @@ use clamator_over_redis::RedisRpcClient;
 use clamator_protocol::{codes, Error, TransportError};
 use redis::Commands;
 use serde_json::json;
-use support::arith::{self, AddParams, Empty, Note, Probe, SlowParams, Sum};
+use support::arith::{self, AddParams, Note, Probe, SlowParams, Sum};
 use support::cluster::{cluster_client, cluster_conn, cluster_server, prefix};
 use support::eventually;
 use support::load::{Load, Tally};
@@ -476,5 +476,4 @@ async fn cluster_options_that_cannot_work_are_refused_by_start() {
     let empty =
         clamator_over_redis::RedisClientOptions::new("p").with_cluster_urls(Vec::<String>::new());
     assert!(empty.validate().is_err());
-    let _ = Empty {};
 }

@@ -101,6 +101,9 @@ pub(crate) async fn reply_loop(
         }
         let read = match round.read {
             Ok(read) => read,
+            // The stream's slot moved (or the node changed role) under the blocked read: read
+            // again at once, the next read follows the MOVED.
+            Err(e) if e.code() == "UNBLOCKED" => continue,
             Err(e) => {
                 let e = redis::RedisError::from(e);
                 fail(&shared, &e, &mut backoff, &stop).await;

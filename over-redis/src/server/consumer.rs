@@ -80,6 +80,12 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
                 backoff.reset();
                 spawn_all(&ctx, read.live, first).await;
             }
+            Err(e) if has_code(&e, "UNBLOCKED") => {
+                // Redis ended the read because its key moved away (a cluster slot migration)
+                // or the node changed role: read again, the cluster connection follows the
+                // MOVED and a demoted node's READONLY replaces the connection.
+                tracing::debug!(service, error = %e, "redis read unblocked: service={service}");
+            }
             Err(e) if ops::is_no_group(&e) => {
                 // The group vanished (Redis restarted without persistence, or it was destroyed):
                 // whatever the stream holds now was written since, for us, so start at 0.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clamator_over_redis::testing::RedisCluster;
-use clamator_over_redis::RedisRpcClient;
+use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
 use clamator_protocol::{codes, Error, TransportError};
 use redis::Commands;
 use serde_json::json;
@@ -164,11 +164,15 @@ async fn a_pool_of_servers_shares_the_work(seeds: &[String]) {
     for probe in &probes {
         servers.push(cluster_server(seeds, &p, probe.clone(), |o| o).await);
     }
-    // Two clients: their reply streams hash to (most likely) different nodes.
-    let clients = [
-        cluster_client(seeds, &p, |o| o).await,
-        cluster_client(seeds, &p, |o| o).await,
-    ];
+    // Two clients (their reply streams hash to, most likely, different nodes); the second on
+    // an injected cluster client.
+    let injected = redis::cluster::ClusterClient::new(seeds.to_vec()).unwrap();
+    let clients = [cluster_client(seeds, &p, |o| o).await, {
+        let opts = RedisClientOptions::new(&p).with_cluster_client(injected);
+        let client = RedisRpcClient::new(opts);
+        client.start().await.unwrap();
+        client
+    }];
     let calls = (0..600i64).map(|a| {
         let client = &clients[(a % 2) as usize];
         async move {
@@ -464,7 +468,7 @@ async fn a_primary_killed_under_load_loses_no_waiting_call() {
 #[tokio::test]
 async fn cluster_options_that_cannot_work_are_refused_by_start() {
     let client = RedisRpcClient::new(
-        clamator_over_redis::RedisClientOptions::new("p")
+        RedisClientOptions::new("p")
             .with_redis_url("redis://127.0.0.1:1")
             .with_cluster_urls(["redis://127.0.0.1:2"]),
     );
@@ -473,7 +477,6 @@ async fn cluster_options_that_cannot_work_are_refused_by_start() {
         matches!(&err, Error::Transport(TransportError::Config(m)) if m.contains("cluster_urls")),
         "{err:?}"
     );
-    let empty =
-        clamator_over_redis::RedisClientOptions::new("p").with_cluster_urls(Vec::<String>::new());
+    let empty = RedisClientOptions::new("p").with_cluster_urls(Vec::<String>::new());
     assert!(empty.validate().is_err());
 }

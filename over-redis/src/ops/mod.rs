@@ -20,7 +20,9 @@ use std::future::Future;
 
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
 
-use crate::connection::{has_code, is_connection_error, AnyConnection, SharedConnection};
+use crate::connection::{
+    has_code, is_connection_error, is_transient, AnyConnection, SharedConnection,
+};
 use crate::keys::fields;
 pub(crate) use reply::{parse_id, AutoClaimed, Entries, GroupInfo, StreamEntry, StreamInfo};
 
@@ -447,10 +449,14 @@ where
         pipe.atomic().ignore_errors();
         push_reply(&mut pipe, caps, to, json);
         let results: Vec<Value> = c.pipe(&pipe).await?;
-        Ok(match results.first() {
-            Some(Value::ServerError(e)) => ReplyOutcome::Refused(e.clone()),
-            _ => ReplyOutcome::Written,
-        })
+        match results.first() {
+            // "Not now" (a slot moving, a node failing over): the whole batch is retried.
+            Some(Value::ServerError(e)) if is_transient(&RedisError::from(e.clone())) => {
+                Err(RedisError::from(e.clone()))
+            }
+            Some(Value::ServerError(e)) => Ok(ReplyOutcome::Refused(e.clone())),
+            _ => Ok(ReplyOutcome::Written),
+        }
     });
     let replies = futures_util::future::try_join_all(writes).await?;
     let mut xack = redis::cmd("XACK");
@@ -460,11 +466,11 @@ where
     }
     let ack_refused = match c.query::<Value>(&xack).await {
         Ok(_) => None,
-        Err(e) if !is_connection_error(&e) => e
-            .clone()
-            .into_server_errors()
-            .and_then(|v| v.iter().next().map(|(_, err)| err.clone())),
-        Err(e) => return Err(e),
+        Err(e) if is_transient(&e) => return Err(e),
+        Err(e) => match e.clone().into_server_errors() {
+            Some(errors) => errors.iter().next().map(|(_, err)| err.clone()),
+            None => return Err(e),
+        },
     };
     Ok(Committed {
         replies,

@@ -1,16 +1,129 @@
-//! Connections: one shared multiplexed connection for ordinary commands (many callers pipeline
-//! over it), replaced after a connection failure; and dedicated connections for blocking reads,
-//! whose response timeout is longer than their `BLOCK` (the redis crate's 500 ms default would
-//! cut every `BLOCK 1000` short).
+//! Connections: one shared connection for ordinary commands (many callers pipeline over it),
+//! replaced after a connection failure; and dedicated connections for blocking reads, whose
+//! response timeout is longer than their `BLOCK` (the redis crate's 500 ms default would cut
+//! every `BLOCK 1000` short).
+//!
+//! Where connections come from is an [`Endpoint`]: one server, a cluster (each command routed
+//! to the node owning its key's slot, MOVED/ASK followed by the redis crate), or a master found
+//! through Sentinel (resolved again at every connect, so a failed-over master is never dialled
+//! twice).
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::sentinel::SentinelClient;
+use redis::{
+    AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, Value,
+};
 
 use crate::options::ConnectionOptions;
+
+/// Where a transport's connections are opened.
+// One per started transport, cloned only when a connection is opened: size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+pub(crate) enum Endpoint {
+    /// One Redis server.
+    Single(redis::Client),
+    /// A Redis Cluster (seed nodes or an injected client).
+    Cluster(ClusterClient),
+    /// The master of a Sentinel-watched set, looked up at every connect.
+    Sentinel(Arc<tokio::sync::Mutex<SentinelClient>>),
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Single(c) => f.debug_tuple("Single").field(c).finish(),
+            Self::Cluster(_) => f.write_str("Cluster"),
+            Self::Sentinel(_) => f.write_str("Sentinel"),
+        }
+    }
+}
+
+impl Endpoint {
+    /// True when keys live on different nodes: no command or transaction may span two slots.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+/// A connection of any [`Endpoint`]: cheap to clone (a handle to a multiplexed connection or
+/// to a cluster connection's router).
+#[derive(Clone)]
+pub(crate) enum AnyConnection {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Single(_) => "AnyConnection::Single",
+            Self::Cluster(_) => "AnyConnection::Cluster",
+        })
+    }
+}
+
+impl AnyConnection {
+    /// True for a cluster connection.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// Runs `cmd` on the primary owning `key`'s slot, for commands that name no key but are
+    /// about one (`CLIENT ID` of the connection that will block on `key`); on one server, the
+    /// same as a plain query.
+    pub(crate) async fn query_at<T: FromRedisValue>(
+        &mut self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> Result<T, RedisError> {
+        match self {
+            Self::Single(c) => cmd.query_async(c).await,
+            Self::Cluster(c) => {
+                let route = Route::with_slot(Slot::for_key(key), SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                let v = c.route_command(cmd.clone(), routing).await?;
+                T::from_redis_value(v).map_err(RedisError::from)
+            }
+        }
+    }
+}
+
+impl ConnectionLike for AnyConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
 
 /// True when the connection itself failed (I/O, timeout, protocol), so it must be replaced;
 /// false for a server's reply error such as `BUSYGROUP` or `WRONGTYPE`.
@@ -48,28 +161,35 @@ pub(crate) fn is_transient(e: &RedisError) -> bool {
     }
 }
 
+/// True when the connection must be replaced before the next command: it failed, or the
+/// server it reaches is a replica now (`READONLY`: a failover demoted it; a new connection
+/// finds the new primary, through Sentinel or the cluster's slot map).
+pub(crate) fn must_reconnect(e: &RedisError) -> bool {
+    is_connection_error(e) || has_code(e, "READONLY")
+}
+
 /// True for the server error codes this crate tolerates or handles (`BUSYGROUP`, `NOGROUP`).
 pub(crate) fn has_code(e: &RedisError, code: &str) -> bool {
     e.code() == Some(code) || e.to_string().contains(code)
 }
 
-/// A lazily (re)opened multiplexed connection shared by every caller of one transport.
+/// A lazily (re)opened connection shared by every caller of one transport.
 #[derive(Debug)]
 pub(crate) struct SharedConnection {
-    client: redis::Client,
+    endpoint: Endpoint,
     connect_timeout: Duration,
     response_timeout: Duration,
-    slot: Mutex<Option<(u64, MultiplexedConnection)>>,
+    slot: Mutex<Option<(u64, AnyConnection)>>,
     connecting: tokio::sync::Mutex<()>,
     generation: AtomicU64,
 }
 
 impl SharedConnection {
-    /// Opens connections from `client` with the timeouts of `opts` (`command_timeout` as the
+    /// Opens connections to `endpoint` with the timeouts of `opts` (`command_timeout` as the
     /// response timeout).
-    pub(crate) fn new(client: redis::Client, opts: &ConnectionOptions) -> Self {
+    pub(crate) fn new(endpoint: Endpoint, opts: &ConnectionOptions) -> Self {
         Self {
-            client,
+            endpoint,
             connect_timeout: opts.connect_timeout(),
             response_timeout: opts.command_timeout(),
             slot: Mutex::new(None),
@@ -78,7 +198,12 @@ impl SharedConnection {
         }
     }
 
-    fn current(&self) -> Option<(u64, MultiplexedConnection)> {
+    /// True when connected to a cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.endpoint.is_cluster()
+    }
+
+    fn current(&self) -> Option<(u64, AnyConnection)> {
         self.slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -86,7 +211,7 @@ impl SharedConnection {
     }
 
     /// The live connection, opening one if there is none (one opener at a time).
-    pub(crate) async fn get(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
+    pub(crate) async fn get(&self) -> Result<(u64, AnyConnection), RedisError> {
         if let Some(c) = self.current() {
             return Ok(c);
         }
@@ -95,7 +220,7 @@ impl SharedConnection {
             return Ok(c);
         }
         let conn = open(
-            &self.client,
+            &self.endpoint,
             self.connect_timeout,
             Some(self.response_timeout),
         )
@@ -131,48 +256,117 @@ impl SharedConnection {
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
         let (generation, mut conn) = self.get().await?;
         let result = cmd.query_async(&mut conn).await;
-        if let Err(e) = &result {
-            if is_connection_error(e) {
+        self.judge(generation, &result);
+        result
+    }
+
+    /// Runs one command on the primary owning `key` (see [`AnyConnection::query_at`]).
+    pub(crate) async fn query_at<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> Result<T, RedisError> {
+        let (generation, mut conn) = self.get().await?;
+        let result = conn.query_at(cmd, key).await;
+        self.judge(generation, &result);
+        result
+    }
+
+    /// Replaces the connection of `generation` after an error that calls for it.
+    fn judge<T>(&self, generation: u64, result: &Result<T, RedisError>) {
+        if let Err(e) = result {
+            if must_reconnect(e) {
                 self.invalidate(generation);
             }
         }
-        result
     }
 
     /// Runs a pipeline; a connection failure replaces the connection for later callers.
     pub(crate) async fn pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, RedisError> {
         let (generation, mut conn) = self.get().await?;
         let result = pipe.query_async(&mut conn).await;
-        if let Err(e) = &result {
-            if is_connection_error(e) {
-                self.invalidate(generation);
-            }
-        }
+        self.judge(generation, &result);
         result
     }
 }
 
 /// Opens a connection whose commands may take up to `response_timeout` (`None`: no limit).
+/// A cluster connection has its own connection to every node; a Sentinel endpoint asks the
+/// sentinels for the master first (the redis crate checks that it answers as master).
 async fn open(
-    client: &redis::Client,
+    endpoint: &Endpoint,
     connect_timeout: Duration,
     response_timeout: Option<Duration>,
-) -> Result<MultiplexedConnection, RedisError> {
+) -> Result<AnyConnection, RedisError> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(connect_timeout))
         .set_response_timeout(response_timeout);
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
+    match endpoint {
+        Endpoint::Single(client) => client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map(AnyConnection::Single),
+        Endpoint::Cluster(client) => {
+            let mut cluster_config = ClusterConfig::new().set_connection_timeout(connect_timeout);
+            if let Some(t) = response_timeout {
+                cluster_config = cluster_config.set_response_timeout(t);
+            }
+            client
+                .get_async_connection_with_config(cluster_config)
+                .await
+                .map(AnyConnection::Cluster)
+        }
+        Endpoint::Sentinel(sentinel) => {
+            let master = async { sentinel.lock().await.async_get_client().await };
+            // Each sentinel and the master are dialled in turn: bound the whole look-up.
+            let limit = connect_timeout.saturating_mul(4);
+            let client = tokio::time::timeout(limit, master).await.map_err(|_| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no sentinel named a reachable master in time",
+                ))
+            })??;
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map(AnyConnection::Single)
+        }
+    }
 }
 
 /// A connection for blocking reads: its response timeout is `block` plus `command_timeout`, so
-/// only a dead connection times out.
+/// only a dead connection times out. On a cluster it is a cluster connection of its own, so a
+/// blocked read never holds up the shared one's node connections.
 pub(crate) async fn open_blocking(
-    client: &redis::Client,
+    endpoint: &Endpoint,
     opts: &ConnectionOptions,
     block: Duration,
-) -> Result<MultiplexedConnection, RedisError> {
+) -> Result<AnyConnection, RedisError> {
     let response_timeout = block + opts.command_timeout();
-    open(client, opts.connect_timeout(), Some(response_timeout)).await
+    open(endpoint, opts.connect_timeout(), Some(response_timeout)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(resp: &[u8]) -> RedisError {
+        match redis::parse_redis_value(resp) {
+            Ok(Value::ServerError(e)) => RedisError::from(e),
+            other => panic!("not a server error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replica_refusing_a_write_means_reconnect_other_refusals_do_not() {
+        let readonly = server_error(b"-READONLY You can't write against a read only replica.\r\n");
+        assert!(must_reconnect(&readonly));
+        assert!(is_transient(&readonly));
+        let wrongtype = server_error(b"-WRONGTYPE Operation against a key\r\n");
+        assert!(!must_reconnect(&wrongtype));
+        let busygroup = server_error(b"-BUSYGROUP Consumer Group name already exists\r\n");
+        assert!(!must_reconnect(&busygroup));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(must_reconnect(&io));
+    }
 }

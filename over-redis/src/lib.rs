@@ -8,6 +8,12 @@
 //! * [`RedisRpcClient`] calls them; one client carries thousands of concurrent calls over one
 //!   multiplexed connection.
 //!
+//! One Redis server, a Redis Cluster ([`ConnectionOptions::with_cluster_urls`],
+//! [`ConnectionOptions::with_cluster_client`]) or a Sentinel-watched primary
+//! ([`ConnectionOptions::with_sentinel`]): keys keep the peers' names on all three, and on a
+//! cluster no command spans two slots (replies are written before their acknowledgement
+//! instead of in one transaction).
+//!
 //! Delivery is at least once: handlers must be idempotent. See the crate README for the key
 //! layout, options and what differs from the peers.
 #![forbid(unsafe_code)]

@@ -13,6 +13,7 @@ use clamator_protocol::{Error, TransportError};
 use tokio::sync::Semaphore;
 
 use crate::backoff;
+use crate::connection::Endpoint;
 
 /// Default [`RedisClientOptions::with_max_in_flight`]: below the peers' reply stream cap of
 /// 1 024, with room for late and duplicate replies.
@@ -36,6 +37,18 @@ pub enum OptionsError {
     ClientAndUrl,
     /// TLS options together with an injected client (whose own settings would be ignored).
     ClientAndTls,
+    /// Two ways to reach Redis that exclude each other (a cluster and a single-node URL or
+    /// client, a cluster and a sentinel set, seed URLs and an injected cluster client, …).
+    Conflicting {
+        /// The first way given.
+        first: &'static str,
+        /// The way that conflicts with it.
+        second: &'static str,
+    },
+    /// TLS options for a Sentinel set: the sentinels and the master would each need their own
+    /// settings, which the redis crate takes only in code (inject nothing; use `rediss://` URLs
+    /// with the system roots, or a TLS-terminating proxy).
+    SentinelAndTls,
     /// A count below its minimum (e.g. `max_concurrent_handlers = 0`, a server that would never
     /// read).
     TooSmall {
@@ -87,6 +100,13 @@ impl fmt::Display for OptionsError {
             Self::ClientAndUrl => f.write_str("provide either `redis` or `redis_url`, not both"),
             Self::ClientAndTls => f.write_str(
                 "TLS options apply to a URL; an injected `redis` client brings its own TLS settings",
+            ),
+            Self::Conflicting { first, second } => {
+                write!(f, "provide either `{first}` or `{second}`, not both")
+            }
+            Self::SentinelAndTls => f.write_str(
+                "TLS options are not supported with `sentinel`; use `rediss://` sentinel URLs \
+                 (system roots) instead",
             ),
             Self::TooSmall { option, min, value } => {
                 write!(f, "`{option}` must be at least {min} (got {value})")
@@ -148,18 +168,32 @@ fn new_instance_id() -> String {
 /// servers and clients (set it with `with_connection`, or the `with_redis` / `with_redis_url`
 /// shorthands of either options type).
 ///
-/// Exactly one of an injected client or a URL may be given (as the peers require); with
-/// neither, `REDIS_URL` is read at start, else [`DEFAULT_URL`].
+/// One way to reach Redis may be given: an injected client or a URL (as the peers require), a
+/// cluster (seed URLs or an injected cluster client), or a Sentinel set (sentinel URLs and the
+/// master's name). With none, `REDIS_URL` is read at start, else [`DEFAULT_URL`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectionOptions {
     redis: Option<redis::Client>,
     redis_url: Option<String>,
+    cluster_urls: Option<Vec<String>>,
+    cluster_client: Option<InjectedCluster>,
+    sentinel: Option<(Vec<String>, String)>,
     connect_timeout: Duration,
     command_timeout: Duration,
     reconnect_first: Duration,
     reconnect_max: Duration,
     tls: Option<TlsOptions>,
+}
+
+/// An injected cluster client (which has no `Debug` of its own).
+#[derive(Clone)]
+struct InjectedCluster(redis::cluster::ClusterClient);
+
+impl fmt::Debug for InjectedCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterClient")
+    }
 }
 
 /// TLS settings beyond what a `rediss://` URL says: a private CA, a client certificate for
@@ -219,6 +253,9 @@ impl ConnectionOptions {
         Self {
             redis: None,
             redis_url: None,
+            cluster_urls: None,
+            cluster_client: None,
+            sentinel: None,
             connect_timeout: Duration::from_secs(2),
             command_timeout: Duration::from_secs(10),
             reconnect_first: backoff::INITIAL,
@@ -254,6 +291,59 @@ impl ConnectionOptions {
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
         self
+    }
+
+    /// Connects to a Redis Cluster through these seed nodes (`redis://` or `rediss://` URLs;
+    /// any reachable one finds the rest). Every key keeps its name (no hash tags, so peers stay
+    /// compatible) and lives on the node owning its slot. Exclusive with a client, a URL and a
+    /// Sentinel set; TLS options apply to every node.
+    #[must_use]
+    pub fn with_cluster_urls(mut self, seeds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cluster_urls = Some(seeds.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Uses this cluster client (its own auth, TLS and retry settings), e.g. one built with
+    /// `redis::cluster::ClusterClientBuilder`. This crate's connect and command timeouts still
+    /// apply to the connections it opens from it.
+    #[must_use]
+    pub fn with_cluster_client(mut self, client: redis::cluster::ClusterClient) -> Self {
+        self.cluster_client = Some(InjectedCluster(client));
+        self
+    }
+
+    /// Connects to the master that these sentinels know as `master_name`, asked again at every
+    /// (re)connect: after a failover the transport follows the promoted replica and never
+    /// reuses a connection to the old master (a node answering `READONLY` is left at once).
+    /// Exclusive with a client, a URL and a cluster.
+    #[must_use]
+    pub fn with_sentinel(
+        mut self,
+        sentinel_urls: impl IntoIterator<Item = impl Into<String>>,
+        master_name: impl Into<String>,
+    ) -> Self {
+        self.sentinel = Some((
+            sentinel_urls.into_iter().map(Into::into).collect(),
+            master_name.into(),
+        ));
+        self
+    }
+
+    /// The cluster seed URLs, if given.
+    pub fn cluster_urls(&self) -> Option<&[String]> {
+        self.cluster_urls.as_deref()
+    }
+
+    /// The injected cluster client, if any.
+    pub fn cluster_client(&self) -> Option<&redis::cluster::ClusterClient> {
+        self.cluster_client.as_ref().map(|c| &c.0)
+    }
+
+    /// The sentinel URLs and the master's name, if given.
+    pub fn sentinel(&self) -> Option<(&[String], &str)> {
+        self.sentinel
+            .as_ref()
+            .map(|(urls, name)| (urls.as_slice(), name.as_str()))
     }
 
     /// How long opening a TCP connection to Redis may take (at least 1 ms).
@@ -306,14 +396,49 @@ impl ConnectionOptions {
         (self.reconnect_first, self.reconnect_max)
     }
 
-    /// Refuses a client together with a URL, and timeouts or delays below 1 ms. A URL is parsed
-    /// (and `REDIS_URL` read) only at start.
+    /// Refuses two ways to reach Redis at once (client and URL, a cluster and anything else, a
+    /// Sentinel set and anything else), an empty seed or sentinel list or master name, TLS
+    /// options with an injected client or a Sentinel set, and timeouts or delays below 1 ms. A
+    /// URL is parsed (and `REDIS_URL` read) only at start.
     pub fn validate(&self) -> Result<(), OptionsError> {
         if self.redis.is_some() && self.redis_url.is_some() {
             return Err(OptionsError::ClientAndUrl);
         }
-        if self.redis.is_some() && self.tls.is_some() {
+        let given: Vec<&'static str> = [
+            (self.redis.is_some(), "redis"),
+            (self.redis_url.is_some(), "redis_url"),
+            (self.cluster_urls.is_some(), "cluster_urls"),
+            (self.cluster_client.is_some(), "cluster_client"),
+            (self.sentinel.is_some(), "sentinel"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if let [first, second, ..] = given[..] {
+            return Err(OptionsError::Conflicting { first, second });
+        }
+        if (self.redis.is_some() || self.cluster_client.is_some()) && self.tls.is_some() {
             return Err(OptionsError::ClientAndTls);
+        }
+        if self
+            .cluster_urls
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.iter().any(String::is_empty))
+        {
+            return Err(OptionsError::Empty {
+                option: "cluster_urls",
+            });
+        }
+        if let Some((urls, name)) = &self.sentinel {
+            if urls.is_empty() || urls.iter().any(String::is_empty) {
+                return Err(OptionsError::Empty {
+                    option: "sentinel_urls",
+                });
+            }
+            not_empty("master_name", name)?;
+            if self.tls.is_some() {
+                return Err(OptionsError::SentinelAndTls);
+            }
         }
         not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
         not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
@@ -327,11 +452,24 @@ impl ConnectionOptions {
         Ok(())
     }
 
-    /// The client to open connections from: the injected one, else one for the URL, else for
-    /// `REDIS_URL`, else for [`DEFAULT_URL`].
-    pub(crate) fn resolve(&self) -> Result<redis::Client, Error> {
+    /// Where to open connections: the cluster or Sentinel set given, else the injected client,
+    /// else one for the URL, else for `REDIS_URL`, else for [`DEFAULT_URL`].
+    pub(crate) fn resolve(&self) -> Result<Endpoint, Error> {
         self.validate()
             .map_err(|e| TransportError::Config(e.to_string()))?;
+        if let Some(c) = &self.cluster_client {
+            return Ok(Endpoint::Cluster(c.0.clone()));
+        }
+        if let Some(seeds) = &self.cluster_urls {
+            return open_cluster(seeds, self.tls.as_ref()).map(Endpoint::Cluster);
+        }
+        if let Some((urls, name)) = &self.sentinel {
+            return open_sentinel(urls, name).map(Endpoint::Sentinel);
+        }
+        self.resolve_single().map(Endpoint::Single)
+    }
+
+    fn resolve_single(&self) -> Result<redis::Client, Error> {
         match (&self.redis, &self.redis_url) {
             (Some(c), _) => Ok(c.clone()),
             (None, Some(u)) => open(u, self.tls.as_ref()),
@@ -350,14 +488,15 @@ const TLS_FEATURE_HINT: &str =
     "TLS needs a TLS feature: `clamator` with features [\"redis\", \"tls\"] \
      (or `clamator-over-redis` with `tls-rustls` / `tls-native-tls`)";
 
-fn open(url: &str, tls: Option<&TlsOptions>) -> Result<redis::Client, Error> {
-    let invalid = |e| TransportError::backend(format!("invalid redis url \"{url}\""), e);
+/// Refuses TLS without a TLS feature; returns the URL as it is to be opened (upgraded to
+/// `rediss://` and marked `#insecure` as the options say).
+fn tls_url(url: &str, tls: Option<&TlsOptions>) -> Result<String, Error> {
     let wants_tls = tls.is_some() || url.starts_with("rediss://");
     if wants_tls && !cfg!(any(feature = "tls-rustls", feature = "tls-native-tls")) {
         return Err(TransportError::Config(format!("{url}: {TLS_FEATURE_HINT}")).into());
     }
     let Some(tls) = tls else {
-        return redis::Client::open(url).map_err(|e| invalid(e).into());
+        return Ok(url.to_owned());
     };
     let mut url = match url.strip_prefix("redis://") {
         Some(rest) => format!("rediss://{rest}"),
@@ -366,7 +505,87 @@ fn open(url: &str, tls: Option<&TlsOptions>) -> Result<redis::Client, Error> {
     if tls.insecure && !url.contains("#insecure") {
         url.push_str("#insecure");
     }
-    open_tls(&url, tls).map_err(|e| invalid(e).into())
+    Ok(url)
+}
+
+fn open(url: &str, tls: Option<&TlsOptions>) -> Result<redis::Client, Error> {
+    let invalid = |e| TransportError::backend(format!("invalid redis url \"{url}\""), e);
+    let opened = tls_url(url, tls)?;
+    match tls {
+        None => redis::Client::open(opened).map_err(|e| invalid(e).into()),
+        Some(tls) => open_tls(&opened, tls).map_err(|e| invalid(e).into()),
+    }
+}
+
+/// A cluster client for these seeds, with the TLS options applied to every node.
+fn open_cluster(
+    seeds: &[String],
+    tls: Option<&TlsOptions>,
+) -> Result<redis::cluster::ClusterClient, Error> {
+    let urls = seeds
+        .iter()
+        .map(|u| tls_url(u, tls))
+        .collect::<Result<Vec<_>, _>>()?;
+    let invalid = |e| TransportError::backend(format!("invalid cluster seed urls {seeds:?}"), e);
+    #[cfg_attr(not(feature = "tls-rustls"), allow(unused_mut))]
+    let mut builder = redis::cluster::ClusterClientBuilder::new(urls);
+    if let Some(tls) = tls {
+        if tls.root_ca_pem.is_some() || tls.client_cert_pem.is_some() {
+            builder = cluster_certs(builder, tls)?;
+        }
+    }
+    builder.build().map_err(|e| invalid(e).into())
+}
+
+#[cfg(feature = "tls-rustls")]
+fn cluster_certs(
+    builder: redis::cluster::ClusterClientBuilder,
+    tls: &TlsOptions,
+) -> Result<redis::cluster::ClusterClientBuilder, Error> {
+    // As open_tls: ring unless the application installed a provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(builder.certs(redis::TlsCertificates {
+        client_tls: tls
+            .client_cert_pem
+            .as_ref()
+            .map(|(cert, key)| redis::ClientTlsConfig {
+                client_cert: cert.clone(),
+                client_key: key.clone(),
+            }),
+        root_cert: tls.root_ca_pem.clone(),
+    }))
+}
+
+#[cfg(not(feature = "tls-rustls"))]
+fn cluster_certs(
+    _builder: redis::cluster::ClusterClientBuilder,
+    _tls: &TlsOptions,
+) -> Result<redis::cluster::ClusterClientBuilder, Error> {
+    Err(TransportError::Config(
+        "a private CA or client certificate for a cluster needs the `tls-rustls` feature \
+         (the redis crate takes cluster certificates only through rustls)"
+            .to_owned(),
+    )
+    .into())
+}
+
+/// A Sentinel client that finds the master named `name` through `urls`.
+fn open_sentinel(
+    urls: &[String],
+    name: &str,
+) -> Result<std::sync::Arc<tokio::sync::Mutex<redis::sentinel::SentinelClient>>, Error> {
+    for url in urls {
+        tls_url(url, None)?;
+    }
+    let client = redis::sentinel::SentinelClient::build(
+        urls.to_vec(),
+        // `String` or `impl AsRef<str>`, depending on the redis crate's TLS features.
+        String::from(name),
+        None,
+        redis::sentinel::SentinelServerType::Master,
+    )
+    .map_err(|e| TransportError::backend(format!("invalid sentinel urls {urls:?}"), e))?;
+    Ok(std::sync::Arc::new(tokio::sync::Mutex::new(client)))
 }
 
 #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
@@ -481,6 +700,32 @@ impl RedisServerOptions {
     #[must_use]
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.connection = self.connection.with_redis_url(url);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_cluster_urls`] on this server's connection options.
+    #[must_use]
+    pub fn with_cluster_urls(mut self, seeds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.connection = self.connection.with_cluster_urls(seeds);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_cluster_client`] on this server's connection
+    /// options.
+    #[must_use]
+    pub fn with_cluster_client(mut self, client: redis::cluster::ClusterClient) -> Self {
+        self.connection = self.connection.with_cluster_client(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_sentinel`] on this server's connection options.
+    #[must_use]
+    pub fn with_sentinel(
+        mut self,
+        sentinel_urls: impl IntoIterator<Item = impl Into<String>>,
+        master_name: impl Into<String>,
+    ) -> Self {
+        self.connection = self.connection.with_sentinel(sentinel_urls, master_name);
         self
     }
 
@@ -792,6 +1037,32 @@ impl RedisClientOptions {
         self
     }
 
+    /// Shorthand for [`ConnectionOptions::with_cluster_urls`] on this client's connection options.
+    #[must_use]
+    pub fn with_cluster_urls(mut self, seeds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.connection = self.connection.with_cluster_urls(seeds);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_cluster_client`] on this client's connection
+    /// options.
+    #[must_use]
+    pub fn with_cluster_client(mut self, client: redis::cluster::ClusterClient) -> Self {
+        self.connection = self.connection.with_cluster_client(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_sentinel`] on this client's connection options.
+    #[must_use]
+    pub fn with_sentinel(
+        mut self,
+        sentinel_urls: impl IntoIterator<Item = impl Into<String>>,
+        master_name: impl Into<String>,
+    ) -> Self {
+        self.connection = self.connection.with_sentinel(sentinel_urls, master_name);
+        self
+    }
+
     /// Sets the instance id, which names the reply stream `<prefix>:replies:<instance_id>`
     /// (not empty: servers refuse a reply stream without one). Default: a fresh UUID v4.
     #[must_use]
@@ -1046,10 +1317,85 @@ mod tests {
     }
 
     #[test]
+    fn cluster_and_sentinel_combinations_that_cannot_work_are_refused() {
+        let seeds = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+        assert!(ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .validate()
+            .is_ok());
+        let url_and_cluster = ConnectionOptions::new()
+            .with_redis_url("redis://127.0.0.1:1")
+            .with_cluster_urls(seeds);
+        assert_eq!(
+            url_and_cluster.validate(),
+            Err(OptionsError::Conflicting {
+                first: "redis_url",
+                second: "cluster_urls"
+            })
+        );
+        assert_eq!(
+            refused(url_and_cluster.validate()),
+            "provide either `redis_url` or `cluster_urls`, not both"
+        );
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let client_and_cluster = ConnectionOptions::new()
+            .with_redis(client)
+            .with_cluster_urls(seeds);
+        assert!(matches!(
+            client_and_cluster.validate(),
+            Err(OptionsError::Conflicting { first: "redis", .. })
+        ));
+        let injected = redis::cluster::ClusterClient::new(seeds.to_vec()).unwrap();
+        let both_clusters = ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .with_cluster_client(injected.clone());
+        assert!(matches!(
+            both_clusters.validate(),
+            Err(OptionsError::Conflicting { .. })
+        ));
+        let injected_and_tls = ConnectionOptions::new()
+            .with_cluster_client(injected)
+            .with_tls(TlsOptions::new());
+        assert_eq!(injected_and_tls.validate(), Err(OptionsError::ClientAndTls));
+        let cluster_and_sentinel = ConnectionOptions::new()
+            .with_cluster_urls(seeds)
+            .with_sentinel(["redis://127.0.0.1:26379"], "m");
+        assert!(matches!(
+            cluster_and_sentinel.validate(),
+            Err(OptionsError::Conflicting { .. })
+        ));
+        let no_seeds = ConnectionOptions::new().with_cluster_urls(Vec::<String>::new());
+        assert!(refused(no_seeds.validate()).starts_with("`cluster_urls` must not be empty"));
+        let blank_seed = ConnectionOptions::new().with_cluster_urls([""]);
+        assert!(blank_seed.validate().is_err());
+        let no_sentinels = ConnectionOptions::new().with_sentinel(Vec::<String>::new(), "m");
+        assert!(refused(no_sentinels.validate()).starts_with("`sentinel_urls`"));
+        let no_name = ConnectionOptions::new().with_sentinel(["redis://127.0.0.1:26379"], "");
+        assert!(refused(no_name.validate()).starts_with("`master_name`"));
+        let sentinel_tls = ConnectionOptions::new()
+            .with_sentinel(["redis://127.0.0.1:26379"], "m")
+            .with_tls(TlsOptions::new());
+        assert_eq!(sentinel_tls.validate(), Err(OptionsError::SentinelAndTls));
+    }
+
+    #[test]
     fn shorthands_set_the_connection_options() {
         let opts = RedisServerOptions::new("p").with_redis_url("redis://h:1");
         assert_eq!(opts.connection().redis_url(), Some("redis://h:1"));
         let opts = RedisClientOptions::new("p").with_redis_url("redis://h:2");
         assert_eq!(opts.connection().redis_url(), Some("redis://h:2"));
+        let opts = RedisServerOptions::new("p").with_cluster_urls(["redis://h:3"]);
+        assert_eq!(
+            opts.connection().cluster_urls(),
+            Some(&["redis://h:3".to_owned()][..])
+        );
+        let opts = RedisClientOptions::new("p").with_sentinel(["redis://h:4"], "m");
+        assert_eq!(
+            opts.connection().sentinel(),
+            Some((&["redis://h:4".to_owned()][..], "m"))
+        );
+        let injected = redis::cluster::ClusterClient::new(vec!["redis://h:5"]).unwrap();
+        let opts = RedisClientOptions::new("p").with_cluster_client(injected);
+        assert!(opts.connection().cluster_client().is_some());
     }
 }

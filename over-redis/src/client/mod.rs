@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::connection::{is_transient, SharedConnection};
+use crate::connection::{is_transient, Endpoint, SharedConnection};
 use crate::keys::{self, fields};
 use crate::ops;
 use crate::options::RedisClientOptions;
@@ -49,7 +49,8 @@ pub type RedisRpcClient = RpcClientCore<RedisClientTransport>;
 /// The connection side of a client, once its options proved consistent.
 #[derive(Debug)]
 pub(crate) struct Backend {
-    pub(crate) client: redis::Client,
+    /// Where the reply reader's dedicated connection is opened.
+    pub(crate) endpoint: Endpoint,
     pub(crate) conn: SharedConnection,
 }
 
@@ -106,9 +107,9 @@ impl RedisClientTransport {
             .validate()
             .map_err(|e| e.to_string())
             .and_then(|()| opts.connection().resolve().map_err(|e| e.to_string()))
-            .map(|client| Backend {
-                conn: SharedConnection::new(client.clone(), opts.connection()),
-                client,
+            .map(|endpoint| Backend {
+                conn: SharedConnection::new(endpoint.clone(), opts.connection()),
+                endpoint,
             });
         Self {
             shared: Arc::new(ClientShared {

@@ -14,12 +14,11 @@ use std::time::{Duration, Instant};
 
 use clamator_protocol::envelope::value_key;
 use clamator_protocol::{Envelope, Error, ProtocolError, Replies};
-use redis::aio::MultiplexedConnection;
 use tokio_util::sync::CancellationToken;
 
 use super::{reply_lost, ClientShared};
 use crate::backoff::Backoff;
-use crate::connection::{is_connection_error, open_blocking};
+use crate::connection::{must_reconnect, open_blocking};
 use crate::keys::fields;
 use crate::ops::{self, Dedicated, ReplyRound, StreamEntry};
 use crate::stats::bump;
@@ -46,14 +45,14 @@ pub(crate) async fn reply_loop(
     let mut lost_count = 0u64;
     let mut gap_checked = Instant::now();
     let mut backoff = Backoff::reconnect(opts.connection());
-    let mut conn: Option<Dedicated<MultiplexedConnection>> = None;
+    let mut conn: Option<Dedicated> = None;
     loop {
         let c = match &conn {
             Some(c) => c,
             None => {
                 let opened = tokio::select! {
                     () = stop.cancelled() => return,
-                    r = open_blocking(&backend.client, opts.connection(), opts.block()) => r,
+                    r = open_blocking(&backend.endpoint, opts.connection(), opts.block()) => r,
                 };
                 match opened {
                     Ok(c) => conn.insert(Dedicated(c)),
@@ -86,7 +85,7 @@ pub(crate) async fn reply_loop(
         let round = match result {
             Ok(r) => r,
             Err(e) => {
-                if is_connection_error(&e) {
+                if must_reconnect(&e) {
                     conn = None;
                 }
                 fail(&shared, &e, &mut backoff, &stop).await;
@@ -102,6 +101,9 @@ pub(crate) async fn reply_loop(
         }
         let read = match round.read {
             Ok(read) => read,
+            // The stream's slot moved (or the node changed role) under the blocked read: read
+            // again at once, the next read follows the MOVED.
+            Err(e) if e.code() == "UNBLOCKED" => continue,
             Err(e) => {
                 let e = redis::RedisError::from(e);
                 fail(&shared, &e, &mut backoff, &stop).await;

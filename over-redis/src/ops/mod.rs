@@ -6,18 +6,23 @@
 //!
 //! This is also the seam for other connection kinds: an operation only needs a [`Conn`], which
 //! the shared self-healing connection implements and [`Dedicated`] implements for anything
-//! [`ConnectionLike`] (a multiplexed connection today, a cluster connection later). Every key
-//! one operation touches is named by its arguments, so a cluster connection can route it.
+//! [`AnyConnection`] (a multiplexed or a cluster connection). Every key one operation touches
+//! is named by its arguments, so a cluster connection can route it; on a cluster
+//! ([`Conn::is_cluster`]) no command, pipeline or transaction spans two keys of different
+//! slots: where one server commits replies and the ack in one transaction, a cluster writes
+//! the replies first and acknowledges after (at least once holds: an entry is never
+//! acknowledged before its reply landed).
 
 pub(crate) mod preflight;
 pub(crate) mod reply;
 
 use std::future::Future;
 
-use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, Value};
 
-use crate::connection::{has_code, is_connection_error, SharedConnection};
+use crate::connection::{
+    has_code, is_connection_error, is_transient, AnyConnection, SharedConnection,
+};
 use crate::keys::fields;
 pub(crate) use reply::{parse_id, AutoClaimed, Entries, GroupInfo, StreamEntry, StreamInfo};
 
@@ -34,6 +39,16 @@ pub(crate) trait Conn: Send + Sync {
         &self,
         pipe: &Pipeline,
     ) -> impl Future<Output = Result<T, RedisError>> + Send;
+
+    /// Runs a keyless command on the node owning `key` (on one server: anywhere).
+    fn query_at<T: FromRedisValue + Send>(
+        &self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> impl Future<Output = Result<T, RedisError>> + Send;
+
+    /// True on a cluster: commands on different slots cannot share a pipeline.
+    fn is_cluster(&self) -> bool;
 }
 
 impl Conn for SharedConnection {
@@ -50,15 +65,26 @@ impl Conn for SharedConnection {
     ) -> impl Future<Output = Result<T, RedisError>> + Send {
         SharedConnection::pipe(self, pipe)
     }
+
+    fn query_at<T: FromRedisValue + Send>(
+        &self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> impl Future<Output = Result<T, RedisError>> + Send {
+        SharedConnection::query_at(self, cmd, key)
+    }
+
+    fn is_cluster(&self) -> bool {
+        SharedConnection::is_cluster(self)
+    }
 }
 
-/// A connection of one loop's own (the blocking reads): any [`ConnectionLike`] that clones
-/// cheaply (a handle to a multiplexed or cluster connection). A failure is the loop's to
-/// handle: it opens a new one.
-#[derive(Debug, Clone)]
-pub(crate) struct Dedicated<C>(pub(crate) C);
+/// A connection of one loop's own (the blocking reads): a cheap handle to a multiplexed or
+/// cluster connection. A failure is the loop's to handle: it opens a new one.
+#[derive(Clone)]
+pub(crate) struct Dedicated(pub(crate) AnyConnection);
 
-impl<C: ConnectionLike + Clone + Send + Sync> Conn for Dedicated<C> {
+impl Conn for Dedicated {
     fn query<T: FromRedisValue + Send>(
         &self,
         cmd: &Cmd,
@@ -73,6 +99,19 @@ impl<C: ConnectionLike + Clone + Send + Sync> Conn for Dedicated<C> {
     ) -> impl Future<Output = Result<T, RedisError>> + Send {
         let mut conn = self.0.clone();
         async move { pipe.query_async(&mut conn).await }
+    }
+
+    fn query_at<T: FromRedisValue + Send>(
+        &self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> impl Future<Output = Result<T, RedisError>> + Send {
+        let mut conn = self.0.clone();
+        async move { conn.query_at(cmd, key).await }
+    }
+
+    fn is_cluster(&self) -> bool {
+        self.0.is_cluster()
     }
 }
 
@@ -352,6 +391,9 @@ where
     I::IntoIter: Clone,
 {
     let items = items.into_iter();
+    if c.is_cluster() {
+        return commit_cluster(c, k, caps, items).await;
+    }
     let mut pipe = redis::pipe();
     pipe.atomic().ignore_errors();
     // Where each entry's XADD lands in the results (`usize::MAX`: no reply).
@@ -386,6 +428,56 @@ where
     })
 }
 
+/// [`commit`] on a cluster, where the reply streams and the command stream may sit on
+/// different nodes: each reply (`XADD` + `PEXPIRE`, one key) in a transaction of its own, all
+/// at once, then the `XACK` once every reply has an outcome. Any `Err` before the `XACK` leaves
+/// the entries pending (their replies may be written again: callers drop duplicates).
+async fn commit_cluster<'a, I>(
+    c: &impl Conn,
+    k: &GroupKeys,
+    caps: ReplyCaps,
+    items: I,
+) -> Result<Committed, RedisError>
+where
+    I: Iterator<Item = CommitItem<'a>> + Clone,
+{
+    let writes = items.clone().map(|(_, reply)| async move {
+        let Some((to, json)) = reply else {
+            return Ok::<_, RedisError>(ReplyOutcome::None);
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic().ignore_errors();
+        push_reply(&mut pipe, caps, to, json);
+        let results: Vec<Value> = c.pipe(&pipe).await?;
+        match results.first() {
+            // "Not now" (a slot moving, a node failing over): the whole batch is retried.
+            Some(Value::ServerError(e)) if is_transient(&RedisError::from(e.clone())) => {
+                Err(RedisError::from(e.clone()))
+            }
+            Some(Value::ServerError(e)) => Ok(ReplyOutcome::Refused(e.clone())),
+            _ => Ok(ReplyOutcome::Written),
+        }
+    });
+    let replies = futures_util::future::try_join_all(writes).await?;
+    let mut xack = redis::cmd("XACK");
+    xack.arg(&k.stream).arg(&k.group);
+    for (id, _) in items {
+        xack.arg(id);
+    }
+    let ack_refused = match c.query::<Value>(&xack).await {
+        Ok(_) => None,
+        Err(e) if is_transient(&e) => return Err(e),
+        Err(e) => match e.clone().into_server_errors() {
+            Some(errors) => errors.iter().next().map(|(_, err)| err.clone()),
+            None => return Err(e),
+        },
+    };
+    Ok(Committed {
+        replies,
+        ack_refused,
+    })
+}
+
 /// An entry moved to the dead-letter stream.
 pub(crate) struct DeadLetter<'a> {
     /// `<prefix>:dead:<service>`.
@@ -409,6 +501,9 @@ pub(crate) async fn dead_letter(
     caps: ReplyCaps,
     d: DeadLetter<'_>,
 ) -> Result<(), RedisError> {
+    if c.is_cluster() {
+        return dead_letter_cluster(c, k, caps, d).await;
+    }
     let mut pipe = redis::pipe();
     pipe.atomic();
     let add = pipe
@@ -433,6 +528,40 @@ pub(crate) async fn dead_letter(
     }
     push_ack(&mut pipe, k, std::iter::once(d.entry.id.as_str()));
     c.pipe::<Value>(&pipe).await.map(drop)
+}
+
+/// [`dead_letter`] on a cluster: the dead-letter entry, then the caller's answer, then the
+/// `XACK`, each on its own key's node and each only after the one before landed (an entry is
+/// never acknowledged without its dead letter; a retry may write the dead letter twice).
+async fn dead_letter_cluster(
+    c: &impl Conn,
+    k: &GroupKeys,
+    caps: ReplyCaps,
+    d: DeadLetter<'_>,
+) -> Result<(), RedisError> {
+    let mut add = redis::cmd("XADD");
+    add.arg(d.stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(d.max_len)
+        .arg("*");
+    for (name, value) in &d.entry.fields {
+        add.arg(name.as_slice()).arg(value.as_slice());
+    }
+    add.arg(fields::DEAD_REASON)
+        .arg(d.reason)
+        .arg(fields::DEAD_ENTRY_ID)
+        .arg(&d.entry.id)
+        .arg(fields::DEAD_DELIVERIES)
+        .arg(d.deliveries);
+    c.query::<Value>(&add).await?;
+    if let Some((to, json)) = d.reply {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        push_reply(&mut pipe, caps, to, json);
+        c.pipe::<Value>(&pipe).await?;
+    }
+    ack(c, k, std::slice::from_ref(&d.entry.id)).await
 }
 
 // ---- the client's reply round -------------------------------------------------------------
@@ -484,10 +613,20 @@ pub(crate) async fn reply_round(
     let mut values: Vec<Value> = c.pipe(&pipe).await?;
     let read = values.pop().unwrap_or(Value::Nil);
     let info = if r.stream_info { values.pop() } else { None };
-    let trimmed = r.trim_below.is_none()
-        || values
-            .pop()
-            .is_some_and(|v| !matches!(v, Value::ServerError(_)));
+    let trim = if r.trim_below.is_some() {
+        values.pop()
+    } else {
+        None
+    };
+    if let Some(Value::ServerError(e)) = &trim {
+        // A replica refused the trim: a failover demoted this node, and its reads may lag the
+        // new primary's writes. The caller reconnects.
+        if e.code() == "READONLY" {
+            return Err(RedisError::from(e.clone()));
+        }
+    }
+    let trimmed =
+        r.trim_below.is_none() || trim.is_some_and(|v| !matches!(v, Value::ServerError(_)));
     let read = match read {
         Value::ServerError(e) => Err(e),
         v => Ok(reply::read_reply(&v)),
@@ -501,14 +640,17 @@ pub(crate) async fn reply_round(
 
 // ---- connection housekeeping ----------------------------------------------------------------
 
-/// `CLIENT ID` of the connection it runs on (for `CLIENT UNBLOCK` from another one).
-pub(crate) async fn client_id(c: &impl Conn) -> Result<i64, RedisError> {
-    c.query(redis::cmd("CLIENT").arg("ID")).await
+/// `CLIENT ID` of the connection it runs on (for `CLIENT UNBLOCK` from another one), on the
+/// node owning `key` (where that connection will block).
+pub(crate) async fn client_id(c: &impl Conn, key: &str) -> Result<i64, RedisError> {
+    c.query_at(redis::cmd("CLIENT").arg("ID"), key).await
 }
 
-/// `CLIENT UNBLOCK <id>`: ends that connection's blocking read now (it returns what it has).
-pub(crate) async fn client_unblock(c: &impl Conn, id: i64) -> Result<(), RedisError> {
-    c.query::<Value>(redis::cmd("CLIENT").arg("UNBLOCK").arg(id))
+/// `CLIENT UNBLOCK <id>` on the node owning `key`: ends that connection's blocking read now (it
+/// returns what it has). If the slot moved meanwhile, nothing is unblocked and the read ends at
+/// its `BLOCK`.
+pub(crate) async fn client_unblock(c: &impl Conn, id: i64, key: &str) -> Result<(), RedisError> {
+    c.query_at::<Value>(redis::cmd("CLIENT").arg("UNBLOCK").arg(id), key)
         .await
         .map(drop)
 }

@@ -11,7 +11,7 @@
 use redis::{Cmd, RedisError, Value};
 
 use super::{Conn, GroupKeys};
-use crate::connection::has_code;
+use crate::connection::{has_code, is_connection_error};
 
 /// The oldest Redis the transport runs on: `XAUTOCLAIM` and `XADD … NOMKSTREAM` are 6.2.
 pub(crate) const MIN_VERSION: (u32, u32) = (6, 2);
@@ -187,15 +187,27 @@ pub(crate) async fn check_permissions(
     c: &impl Conn,
     probes: Vec<Cmd>,
 ) -> Result<Result<(), Refusal>, RedisError> {
-    let mut pipe = redis::pipe();
-    pipe.ignore_errors();
     let names: Vec<String> = probes.iter().map(command_name).collect();
-    for probe in probes {
-        pipe.add_command(probe);
-    }
-    let results: Vec<redis::RedisResult<Value>> = match c.pipe(&pipe).await {
-        Ok(r) => r,
-        Err(e) => return auth_or(e),
+    let results: Vec<redis::RedisResult<Value>> = if c.is_cluster() {
+        // The probes' keys sit on different slots: one command each, each on its own node.
+        let mut results = Vec::with_capacity(probes.len());
+        for probe in &probes {
+            match c.query::<Value>(probe).await {
+                Err(e) if is_connection_error(&e) => return Err(e),
+                r => results.push(r),
+            }
+        }
+        results
+    } else {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for probe in probes {
+            pipe.add_command(probe);
+        }
+        match c.pipe(&pipe).await {
+            Ok(r) => r,
+            Err(e) => return auth_or(e),
+        }
     };
     for (name, result) in names.into_iter().zip(results) {
         if let Err(e) = result {

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::RedisError;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -18,13 +17,13 @@ use super::handle;
 use super::maintenance::{admit_redelivered, forget_deleted};
 use super::service::ServiceCtx;
 use crate::backoff::Backoff;
-use crate::connection::{has_code, is_connection_error, open_blocking};
+use crate::connection::{has_code, must_reconnect, open_blocking};
 use crate::ops::{self, Dedicated, Entries, StreamEntry};
 use crate::stats::bump;
 
 /// The dedicated connection of the blocking reads, and its `CLIENT ID` for `CLIENT UNBLOCK`.
 struct Reader {
-    conn: Dedicated<MultiplexedConnection>,
+    conn: Dedicated,
     /// `None` when the ACL denies `CLIENT ID`: stop then closes the connection instead.
     client_id: Option<i64>,
 }
@@ -81,6 +80,12 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
                 backoff.reset();
                 spawn_all(&ctx, read.live, first).await;
             }
+            Err(e) if has_code(&e, "UNBLOCKED") => {
+                // Redis ended the read because its key moved away (a cluster slot migration)
+                // or the node changed role: read again, the cluster connection follows the
+                // MOVED and a demoted node's READONLY replaces the connection.
+                tracing::debug!(service, error = %e, "redis read unblocked: service={service}");
+            }
             Err(e) if ops::is_no_group(&e) => {
                 // The group vanished (Redis restarted without persistence, or it was destroyed):
                 // whatever the stream holds now was written since, for us, so start at 0.
@@ -97,7 +102,7 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
             Err(e) => {
                 tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
                 bump(&ctx.shared.stats.loop_errors);
-                if is_connection_error(&e) {
+                if must_reconnect(&e) {
                     reader = None;
                 }
                 sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;
@@ -158,9 +163,9 @@ async fn spawn_all(ctx: &Arc<ServiceCtx>, entries: Vec<StreamEntry>, first: Owne
 /// A dedicated connection for `XREADGROUP … BLOCK`, with its client id for unblocking.
 async fn connect_reader(ctx: &ServiceCtx) -> Result<Reader, RedisError> {
     let opts = &ctx.shared.opts;
-    let conn = open_blocking(&ctx.shared.client, opts.connection(), opts.block()).await?;
+    let conn = open_blocking(&ctx.shared.endpoint, opts.connection(), opts.block()).await?;
     let conn = Dedicated(conn);
-    let client_id = match ops::client_id(&conn).await {
+    let client_id = match ops::client_id(&conn, &ctx.keys.stream).await {
         Ok(id) => Some(id),
         Err(e) if has_code(&e, "NOPERM") => None,
         Err(e) => return Err(e),
@@ -186,7 +191,7 @@ async fn read(ctx: &ServiceCtx, reader: &Reader, count: usize) -> Result<Entries
         return Ok(Entries::default());
     };
     loop {
-        if let Err(e) = ops::client_unblock(&ctx.shared.conn, client_id).await {
+        if let Err(e) = ops::client_unblock(&ctx.shared.conn, client_id, &ctx.keys.stream).await {
             if has_code(&e, "NOPERM") {
                 return Ok(Entries::default());
             }

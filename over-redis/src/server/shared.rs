@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::connection::SharedConnection;
+use crate::connection::{Endpoint, SharedConnection};
 use crate::ops;
 use crate::options::RedisServerOptions;
 use crate::stats::ServerCounters;
@@ -15,7 +15,7 @@ use crate::stats::ServerCounters;
 pub(crate) struct ServerShared {
     pub(crate) opts: RedisServerOptions,
     /// Where the dedicated (blocking) connections are opened from.
-    pub(crate) client: redis::Client,
+    pub(crate) endpoint: Endpoint,
     /// The connection of every non-blocking command.
     pub(crate) conn: SharedConnection,
     pub(crate) stats: Arc<ServerCounters>,
@@ -28,12 +28,12 @@ pub(crate) struct ServerShared {
 impl ServerShared {
     pub(crate) fn new(
         opts: RedisServerOptions,
-        client: redis::Client,
+        endpoint: Endpoint,
         stats: Arc<ServerCounters>,
     ) -> Self {
         Self {
-            conn: SharedConnection::new(client.clone(), opts.connection()),
-            client,
+            conn: SharedConnection::new(endpoint.clone(), opts.connection()),
+            endpoint,
             reply_caps: ops::ReplyCaps {
                 max_len: opts.reply_stream_max_len(),
                 ttl_ms: opts.reply_stream_ttl().map(ops::millis),

@@ -27,7 +27,12 @@ impl RedisSentinels {
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| unavailable(format!("temp dir: {e}")))?;
+        // Both data nodes write their files (a replica's full-sync RDB) under `dir`, not
+        // into the test's working directory.
+        let data_dir = dir.display().to_string();
         let primary = RedisProcess::start_with(&[
+            "--dir",
+            &data_dir,
             "--save",
             "",
             "--appendonly",
@@ -37,6 +42,8 @@ impl RedisSentinels {
         ])?;
         let primary_port = primary.port().to_string();
         let replica = RedisProcess::start_with(&[
+            "--dir",
+            &data_dir,
             "--save",
             "",
             "--appendonly",

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod arith;
+pub(crate) mod cluster;
 pub(crate) mod load;
 
 use std::time::{Duration, Instant};

@@ -20,6 +20,7 @@ mod connection;
 pub mod keys;
 mod ops;
 mod options;
+mod presence;
 mod server;
 mod stats;
 mod telemetry;
@@ -32,13 +33,14 @@ pub use redis;
 
 pub use client::{RedisClientTransport, RedisRpcClient};
 pub use keys::{
-    command_stream, consumer_group_name, consumer_name, dead_letter_stream, reply_stream,
-    reply_stream_prefix,
+    command_stream, consumer_group_name, consumer_name, dead_letter_stream, presence_instances,
+    presence_record, presence_services, reply_stream, reply_stream_prefix,
 };
 pub use options::{
     ConnectionOptions, OptionsError, RedisClientOptions, RedisServerOptions, TlsOptions,
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL,
 };
+pub use presence::{PresenceOptions, INDEX_RETENTION, MIN_HEARTBEAT};
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 

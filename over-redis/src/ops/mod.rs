@@ -10,6 +10,7 @@
 //! one operation touches is named by its arguments, so a cluster connection can route it.
 
 pub(crate) mod preflight;
+pub(crate) mod presence;
 pub(crate) mod reply;
 
 use std::future::Future;

@@ -32,6 +32,7 @@
 
 mod bus;
 mod client;
+mod discovery;
 mod server;
 mod telemetry;
 

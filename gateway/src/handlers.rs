@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use clamator::envelope::parse_value_lenient;
+use clamator::telemetry::{self, TRACEPARENT_FIELD as TRACEPARENT_HEADER};
+use clamator::telemetry::TRACESTATE_FIELD as TRACESTATE_HEADER;
 use clamator::{codes, Envelope, Error, MethodKind, RpcError, State as Lifecycle, TransportError};
+use tracing::Instrument;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Map, Value};
 
@@ -41,6 +44,7 @@ pub(crate) fn router(state: Shared_) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .fallback(not_found)
+        .layer(middleware::from_fn(trace_context))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -114,6 +118,60 @@ async fn openapi(State(state): State<Shared_>) -> Response {
         .into_response()
 }
 
+/// Runs each request in a server span `http.server`; a valid W3C `traceparent` (with its
+/// `tracestate`) makes that span, and so the bus call's client span inside it, continue the
+/// caller's trace (feature `otel`). A malformed header is ignored: the request starts a trace.
+async fn trace_context(request: Request, next: Next) -> Response {
+    let span = request_span(&request);
+    next.run(request).instrument(span).await
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let name = format!("{} {}", request.method(), request.uri().path());
+    let span = tracing::info_span!(
+        "http.server",
+        otel.name = %name,
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+    );
+    if let Some(parent) = header(TRACEPARENT_HEADER)
+        .and_then(|tp| telemetry::TraceContext::parse(tp, header(TRACESTATE_HEADER)))
+    {
+        telemetry::set_remote_parent(&span, &parent);
+    }
+    span
+}
+
+/// `instances` of `/healthz`: the live instances of every exposed service (and, when the
+/// gateway forwards any method, of every discovered service), from the client's `discover()`.
+async fn instances(state: &Shared) -> Result<Map<String, Value>, String> {
+    let found = state
+        .client
+        .discover(None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut by_service: Map<String, Value> = state
+        .methods
+        .keys()
+        .map(|s| (s.clone(), Value::Array(Vec::new())))
+        .collect();
+    for instance in found {
+        let exposed = by_service.contains_key(&instance.service);
+        if !exposed && !state.forward_any {
+            continue;
+        }
+        let entry = by_service
+            .entry(instance.service.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let (Value::Array(list), Ok(v)) = (entry, serde_json::to_value(&instance)) {
+            list.push(v);
+        }
+    }
+    Ok(by_service)
+}
+
 async fn healthz(State(state): State<Shared_>) -> Response {
     let client_state = state.client.state();
     let probe = match &state.health {
@@ -141,6 +199,14 @@ async fn healthz(State(state): State<Shared_>) -> Response {
         "services".into(),
         Value::from(state.methods.keys().cloned().collect::<Vec<_>>()),
     );
+    match instances(&state).await {
+        Ok(found) => {
+            body.insert("instances".into(), Value::Object(found));
+        }
+        Err(why) => {
+            body.insert("discovery".into(), Value::from(why));
+        }
+    }
     let status = if healthy {
         StatusCode::OK
     } else {

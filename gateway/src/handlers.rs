@@ -15,7 +15,6 @@ use clamator::envelope::parse_value_lenient;
 use clamator::telemetry::{self, TRACEPARENT_FIELD as TRACEPARENT_HEADER};
 use clamator::telemetry::TRACESTATE_FIELD as TRACESTATE_HEADER;
 use clamator::{codes, Envelope, Error, MethodKind, RpcError, State as Lifecycle, TransportError};
-use tracing::Instrument;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Map, Value};
 
@@ -44,7 +43,6 @@ pub(crate) fn router(state: Shared_) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .fallback(not_found)
-        .layer(middleware::from_fn(trace_context))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -76,8 +74,11 @@ fn gateway_error(status: StatusCode, kind: &str, message: &str) -> Response {
     json_response(status, &error_body(kind, message, None))
 }
 
-/// Echoes `x-request-id` (or a fresh UUID), and records `traceparent` in the request's span:
-/// clamator 0.1.9 envelopes have no field to carry it further (see the README).
+/// Echoes `x-request-id` (or a fresh UUID), and runs the request in a server span `gateway`. A
+/// valid W3C `traceparent` (with its `tracestate`) makes that span, and so the bus call's client
+/// span inside it, continue the caller's trace (feature `otel`; over Redis the context then
+/// travels as entry fields beside the envelope). A malformed header is ignored (recorded, not
+/// trusted): the request starts its own trace.
 async fn request_id(request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -86,17 +87,27 @@ async fn request_id(request: Request, next: Next) -> Response {
         .or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).ok());
     let traceparent = request
         .headers()
-        .get("traceparent")
+        .get(TRACEPARENT_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let name = format!("{} {}", request.method(), request.uri().path());
     let span = tracing::debug_span!(
         "gateway",
+        otel.name = %name,
+        otel.kind = "server",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
         traceparent = %traceparent,
     );
+    let tracestate = request
+        .headers()
+        .get(TRACESTATE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let Some(parent) = telemetry::TraceContext::parse(&traceparent, tracestate) {
+        telemetry::set_remote_parent(&span, &parent);
+    }
     let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     if let Some(id) = id {
         response
@@ -116,32 +127,6 @@ async fn openapi(State(state): State<Shared_>) -> Response {
         state.openapi.clone(),
     )
         .into_response()
-}
-
-/// Runs each request in a server span `http.server`; a valid W3C `traceparent` (with its
-/// `tracestate`) makes that span, and so the bus call's client span inside it, continue the
-/// caller's trace (feature `otel`). A malformed header is ignored: the request starts a trace.
-async fn trace_context(request: Request, next: Next) -> Response {
-    let span = request_span(&request);
-    next.run(request).instrument(span).await
-}
-
-fn request_span(request: &Request) -> tracing::Span {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let name = format!("{} {}", request.method(), request.uri().path());
-    let span = tracing::info_span!(
-        "http.server",
-        otel.name = %name,
-        otel.kind = "server",
-        http.request.method = %request.method(),
-        url.path = %request.uri().path(),
-    );
-    if let Some(parent) = header(TRACEPARENT_HEADER)
-        .and_then(|tp| telemetry::TraceContext::parse(tp, header(TRACESTATE_HEADER)))
-    {
-        telemetry::set_remote_parent(&span, &parent);
-    }
-    span
 }
 
 /// `instances` of `/healthz`: the live instances of every exposed service (and, when the

@@ -5,8 +5,8 @@ mod common;
 use clamator::schema::{schema_hash, schema_text};
 use clamator::{Manifest, ServiceContract};
 use common::{
-    AddParams, ArithContract, Calculator, DivideResult, NotificationsContract, PingParams, SlowAddParams,
-    SumResult, Text,
+    AddParams, ArithContract, Calculator, DivideResult, NotificationsContract, PingParams,
+    SlowAddParams, SumResult, Text,
 };
 
 const ADD_PARAMS: &str = "70e6175edca7384fd05004b0efc43493bcee78a57bf4a72fd005beb890965b6a";
@@ -49,7 +49,10 @@ fn hashes_equal_the_spec_values() {
 #[test]
 fn a_generated_service_carries_the_manifest_hashes_for_presence() {
     let service = ArithContract::service(Calculator);
-    assert_eq!(service.schema_hashes("add"), Some((ADD_PARAMS, Some(SUM_RESULT))));
+    assert_eq!(
+        service.schema_hashes("add"),
+        Some((ADD_PARAMS, Some(SUM_RESULT)))
+    );
     assert_eq!(service.schema_hashes("echoText"), Some((TEXT, Some(TEXT))));
     assert_eq!(service.schema_hashes("nope"), None);
     let methods = clamator::MethodInfo::of_service(&service);

@@ -42,12 +42,18 @@ async fn trace_spans(exporter: &InMemorySpanExporter, trace: TraceId) -> Vec<Spa
             .filter(|s| s.span_context.trace_id() == trace)
             .collect();
         let kinds = [SpanKind::Server, SpanKind::Client];
-        if kinds.iter().all(|k| spans.iter().any(|s| &s.span_kind == k && s.name == "arith/add"))
-            && spans.iter().any(|s| s.name.starts_with("POST "))
+        if kinds.iter().all(|k| {
+            spans
+                .iter()
+                .any(|s| &s.span_kind == k && s.name == "arith/add")
+        }) && spans.iter().any(|s| s.name.starts_with("POST "))
         {
             return spans;
         }
-        assert!(Instant::now() < give_up, "incomplete trace {trace}: {spans:#?}");
+        assert!(
+            Instant::now() < give_up,
+            "incomplete trace {trace}: {spans:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -74,12 +80,27 @@ async fn add_with(gw: &Gateway, traceparent: &str) -> u16 {
 fn assert_chain(spans: &[SpanData], trace: TraceId, parent: SpanId) {
     let http = one(spans, |s| s.name == "POST /rpc/arith/add", "gateway");
     let client = one(spans, |s| s.span_kind == SpanKind::Client, "client");
-    let server = one(spans, |s| s.span_kind == SpanKind::Server && s.name == "arith/add", "server");
+    let server = one(
+        spans,
+        |s| s.span_kind == SpanKind::Server && s.name == "arith/add",
+        "server",
+    );
     assert_eq!(http.span_kind, SpanKind::Server);
     assert_eq!(http.span_context.trace_id(), trace, "the header's trace");
-    assert_eq!(http.parent_span_id, parent, "the header's span is the gateway span's parent");
-    assert_eq!(client.parent_span_id, http.span_context.span_id(), "bus call inside the request");
-    assert_eq!(server.parent_span_id, client.span_context.span_id(), "server under the call");
+    assert_eq!(
+        http.parent_span_id, parent,
+        "the header's span is the gateway span's parent"
+    );
+    assert_eq!(
+        client.parent_span_id,
+        http.span_context.span_id(),
+        "bus call inside the request"
+    );
+    assert_eq!(
+        server.parent_span_id,
+        client.span_context.span_id(),
+        "server under the call"
+    );
     assert_eq!(server.span_context.trace_id(), trace);
 }
 

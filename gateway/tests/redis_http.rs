@@ -401,7 +401,11 @@ async fn healthz_lists_the_live_instances_per_service() {
     assert_eq!(ids(&h, "desk"), [first.clone()]);
     let arith = &h["instances"]["arith"][0];
     assert_eq!(arith["pid"], std::process::id());
-    assert!(arith["methods"].as_array().unwrap().iter().any(|m| m["name"] == "add"));
+    assert!(arith["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "add"));
     // A second arith server joins the list; stopped, it leaves it at once.
     let second = clamator::redis::RedisRpcServer::new(
         clamator::redis::RedisServerOptions::new(s.prefix.clone())

@@ -68,7 +68,11 @@ impl MemoryBus {
                 .get(s)
                 .map(|r| vec![r.value().clone()])
                 .unwrap_or_default(),
-            None => self.registrations.iter().map(|r| r.value().clone()).collect(),
+            None => self
+                .registrations
+                .iter()
+                .map(|r| r.value().clone())
+                .collect(),
         }
     }
 

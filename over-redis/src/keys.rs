@@ -90,6 +90,9 @@ mod tests {
         assert_eq!(dead_letter_stream("app", "arith"), "app:dead:arith");
         assert_eq!(presence_services("app"), "app:presence");
         assert_eq!(presence_instances("app", "arith"), "app:presence:arith");
-        assert_eq!(presence_record("app", "arith", "s1"), "app:presence:arith:s1");
+        assert_eq!(
+            presence_record("app", "arith", "s1"),
+            "app:presence:arith:s1"
+        );
     }
 }

@@ -127,14 +127,20 @@ mod tests {
         let fast = PresenceOptions::new().with_heartbeat(Duration::from_millis(1));
         assert!(matches!(
             fast.validate(),
-            Err(OptionsError::TooShort { option: "presence heartbeat", .. })
+            Err(OptionsError::TooShort {
+                option: "presence heartbeat",
+                ..
+            })
         ));
         let short = PresenceOptions::new()
             .with_heartbeat(Duration::from_millis(100))
             .with_ttl(Duration::from_millis(199));
         assert!(matches!(
             short.validate(),
-            Err(OptionsError::TooShort { option: "presence ttl", .. })
+            Err(OptionsError::TooShort {
+                option: "presence ttl",
+                ..
+            })
         ));
         assert!(!PresenceOptions::disabled().enabled());
     }

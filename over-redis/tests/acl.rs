@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use clamator_over_redis::testing::RedisProcess;
 use clamator_over_redis::{
-    codes, PresenceOptions, RedisClientOptions, RedisRpcClient, RedisRpcServer,
-    RedisServerOptions,
+    codes, PresenceOptions, RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions,
 };
 use support::arith::{self, AddParams, Probe};
 use support::{eventually, TestKeys};
@@ -117,7 +116,10 @@ async fn round_trip_and_stop_under_the_documented_users() {
         .await
         .unwrap_err();
     assert_eq!(bad.as_rpc().unwrap().code, -32602);
-    let found = client.discover(None).await.expect("discover under the client user");
+    let found = client
+        .discover(None)
+        .await
+        .expect("discover under the client user");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].instance_id, server.transport().instance_id());
     client.stop().await;
@@ -135,13 +137,21 @@ async fn presence_and_dead_consumer_removal_under_the_documented_users() {
                 .with_ttl(Duration::from_millis(400)),
         )
     };
-    let gone = server_as(&redis, "clamator-server", "server-pw", Probe::default(), |o| {
-        fast(o).with_instance_id("gone")
-    })
+    let gone = server_as(
+        &redis,
+        "clamator-server",
+        "server-pw",
+        Probe::default(),
+        |o| fast(o).with_instance_id("gone"),
+    )
     .await;
-    let live = server_as(&redis, "clamator-server", "server-pw", Probe::default(), |o| {
-        fast(o).with_instance_id("live")
-    })
+    let live = server_as(
+        &redis,
+        "clamator-server",
+        "server-pw",
+        Probe::default(),
+        |o| fast(o).with_instance_id("live"),
+    )
     .await;
     let client = client_as(&redis).await;
     let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
@@ -163,9 +173,11 @@ async fn presence_and_dead_consumer_removal_under_the_documented_users() {
         format!("{info:?}").contains("arith:gone")
     };
     assert!(has_gone(&mut conn));
-    eventually(Duration::from_secs(10), "the stopped server's consumer is removed", || {
-        !has_gone(&mut conn)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the stopped server's consumer is removed",
+        || !has_gone(&mut conn),
+    )
     .await;
     assert_eq!(live.transport().stats().dead_consumers_removed, 1);
     client.stop().await;
@@ -317,7 +329,8 @@ async fn a_missing_permission_or_a_wrong_password_fails_start_naming_it() {
     );
 
     // Without the presence commands: named, with the way out; off, it starts.
-    let opts = RedisServerOptions::new("acl").with_redis_url(url_as(&redis, "no-presence", "np-pw"));
+    let opts =
+        RedisServerOptions::new("acl").with_redis_url(url_as(&redis, "no-presence", "np-pw"));
     let server = RedisRpcServer::new(opts.clone());
     server
         .register_service(arith::service(Probe::default()))

@@ -79,7 +79,12 @@ struct Child {
 
 async fn spawn_child(keys: &TestKeys, id: &str) -> Child {
     let mut process = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["child_server_process", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_server_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, format!("{}|{}|{id}", keys.url, keys.prefix))
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -147,22 +152,33 @@ async fn two_servers_then_one_after_a_sigkill_then_none_after_a_stop() {
     assert_eq!(record.kind, "notification");
     assert_eq!(remote.methods.len(), 7);
     let everything = client.discover(None).await.unwrap();
-    assert_eq!(ids(&everything), both, "discover(None) finds the service itself");
+    assert_eq!(
+        ids(&everything),
+        both,
+        "discover(None) finds the service itself"
+    );
 
     // Load shows up in the records: 40 calls and 3 failures, over both instances.
     for i in 0..40 {
-        let sum = client.call(arith::ADD, &AddParams { a: i, b: 1 }).await.unwrap();
+        let sum = client
+            .call(arith::ADD, &AddParams { a: i, b: 1 })
+            .await
+            .unwrap();
         assert_eq!(sum.sum, i + 1);
     }
     for _ in 0..3 {
         assert!(client.call(arith::FAIL, &Empty {}).await.is_err());
     }
-    until(Duration::from_secs(5), "handled and errors published", || async {
-        let found = client.discover(Some("arith")).await.unwrap();
-        let handled: u64 = found.iter().map(|i| i.handled).sum();
-        let errors: u64 = found.iter().map(|i| i.errors).sum();
-        handled == 43 && errors == 3
-    })
+    until(
+        Duration::from_secs(5),
+        "handled and errors published",
+        || async {
+            let found = client.discover(Some("arith")).await.unwrap();
+            let handled: u64 = found.iter().map(|i| i.handled).sum();
+            let errors: u64 = found.iter().map(|i| i.errors).sum();
+            handled == 43 && errors == 3
+        },
+    )
     .await;
 
     let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
@@ -175,9 +191,14 @@ async fn two_servers_then_one_after_a_sigkill_then_none_after_a_stop() {
     // SIGKILL: no stop, no withdrawal. Listed until its TTL passes, then gone.
     child.process.kill().await.unwrap();
     let killed_at = Instant::now();
-    until(Duration::from_secs(10), "the killed server disappears", || async {
-        ids(&client.discover(Some("arith")).await.unwrap()) == BTreeSet::from(["local".to_owned()])
-    })
+    until(
+        Duration::from_secs(10),
+        "the killed server disappears",
+        || async {
+            ids(&client.discover(Some("arith")).await.unwrap())
+                == BTreeSet::from(["local".to_owned()])
+        },
+    )
     .await;
     let gone_after = killed_at.elapsed();
     assert!(
@@ -195,16 +216,22 @@ async fn two_servers_then_one_after_a_sigkill_then_none_after_a_stop() {
 
     // The killed server had nothing pending: the live one removes its consumer.
     let dead_consumer = format!("arith:{child_id}");
-    until(Duration::from_secs(10), "the dead consumer is removed", || async {
-        !consumers(&keys).contains_key(&dead_consumer)
-    })
+    until(
+        Duration::from_secs(10),
+        "the dead consumer is removed",
+        || async { !consumers(&keys).contains_key(&dead_consumer) },
+    )
     .await;
     assert!(consumers(&keys).contains_key("arith:local"));
     assert_eq!(local.transport().stats().dead_consumers_removed, 1);
-    until(Duration::from_secs(5), "the dead instance is forgotten", || async {
-        let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
-        pinged.iter().all(|p| p.instance_id != child_id)
-    })
+    until(
+        Duration::from_secs(5),
+        "the dead instance is forgotten",
+        || async {
+            let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
+            pinged.iter().all(|p| p.instance_id != child_id)
+        },
+    )
     .await;
 
     // Its stderr had the opt-in line: the child installed no subscriber.
@@ -244,7 +271,12 @@ async fn a_dead_consumer_goes_only_once_nothing_is_pending() {
     // Four consumers. Three once published presence here (expired index members): one with
     // nothing pending, one holding an entry, one whose record is back (it restarted with the
     // same id). The fourth never did (a Python peer): never a candidate, whatever its state.
-    for c in ["arith:dead-idle", "arith:dead-busy", "arith:came-back", "arith:python-peer"] {
+    for c in [
+        "arith:dead-idle",
+        "arith:dead-busy",
+        "arith:came-back",
+        "arith:python-peer",
+    ] {
         let _: i64 = redis::cmd("XGROUP")
             .arg("CREATECONSUMER")
             .arg(&stream)
@@ -280,9 +312,11 @@ async fn a_dead_consumer_goes_only_once_nothing_is_pending() {
         fast_presence(o).with_instance_id("live")
     })
     .await;
-    until(Duration::from_secs(10), "the idle dead consumer is removed", || async {
-        !consumers(&keys).contains_key("arith:dead-idle")
-    })
+    until(
+        Duration::from_secs(10),
+        "the idle dead consumer is removed",
+        || async { !consumers(&keys).contains_key("arith:dead-idle") },
+    )
     .await;
     // The same pass looked at the others (one page of expired members) and kept them.
     let left = consumers(&keys);
@@ -301,9 +335,11 @@ async fn a_dead_consumer_goes_only_once_nothing_is_pending() {
         other => panic!("nothing pending: {other:?}"),
     };
     let _: i64 = conn.xack(&stream, "arith", &[id]).unwrap();
-    until(Duration::from_secs(10), "the drained dead consumer is removed", || async {
-        !consumers(&keys).contains_key("arith:dead-busy")
-    })
+    until(
+        Duration::from_secs(10),
+        "the drained dead consumer is removed",
+        || async { !consumers(&keys).contains_key("arith:dead-busy") },
+    )
     .await;
     let left = consumers(&keys);
     assert!(left.contains_key("arith:came-back"), "{left:?}");
@@ -320,13 +356,19 @@ async fn disabled_presence_publishes_nothing_and_ping_respects_its_deadline() {
     })
     .await;
     let client = start_client(&keys, |o| o).await;
-    let sum = client.call(arith::ADD, &AddParams { a: 1, b: 2 }).await.unwrap();
+    let sum = client
+        .call(arith::ADD, &AddParams { a: 1, b: 2 })
+        .await
+        .unwrap();
     assert_eq!(sum.sum, 3);
     assert!(client.discover(None).await.unwrap().is_empty());
     let exists: bool = keys.conn().exists(keys.key("presence")).unwrap();
     assert!(!exists);
     // A deadline too short for any round trip is a timeout, not a hang or an empty answer.
-    let err = client.ping("arith", Duration::from_nanos(1)).await.unwrap_err();
+    let err = client
+        .ping("arith", Duration::from_nanos(1))
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
     server.stop(Duration::from_secs(1)).await;
     client.stop().await;

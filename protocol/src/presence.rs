@@ -219,6 +219,9 @@ mod tests {
         assert_eq!(methods[1].params_hash, None);
         let json = serde_json::to_value(&methods[0]).expect("json");
         assert_eq!(json["paramsHash"], "p1");
-        assert!(serde_json::to_value(&methods[1]).expect("json").get("paramsHash").is_none());
+        assert!(serde_json::to_value(&methods[1])
+            .expect("json")
+            .get("paramsHash")
+            .is_none());
     }
 }

@@ -29,10 +29,7 @@ impl RedisClientTransport {
 
     /// Every instance id in a service's index (live, expired or stopped) with its record, if
     /// still there and readable.
-    async fn instances_of(
-        &self,
-        service: &str,
-    ) -> Result<Vec<(String, Option<Instance>)>, Error> {
+    async fn instances_of(&self, service: &str) -> Result<Vec<(String, Option<Instance>)>, Error> {
         let conn = self.conn()?;
         let prefix = self.shared.opts.key_prefix();
         let index = keys::presence_instances(prefix, service);
@@ -46,7 +43,9 @@ impl RedisClientTransport {
             .iter()
             .map(|id| keys::presence_record(prefix, service, id))
             .collect();
-        let records = presence::records(conn, &record_keys).await.map_err(failed)?;
+        let records = presence::records(conn, &record_keys)
+            .await
+            .map_err(failed)?;
         Ok(ids
             .into_iter()
             .zip(records)

@@ -17,8 +17,8 @@ use super::service::ServiceCtx;
 use super::shared::ServerShared;
 use crate::connection::is_connection_error;
 use crate::keys;
-use crate::ops::presence::{self as ops, Beat, PresenceKeys, Removal};
 use crate::ops::millis;
+use crate::ops::presence::{self as ops, Beat, PresenceKeys, Removal};
 use crate::presence::INDEX_RETENTION;
 use crate::stats::bump;
 
@@ -136,7 +136,10 @@ pub(crate) fn presence_keys(prefix: &str, service: &str, instance_id: &str) -> P
 }
 
 /// The heartbeat loop: renews every `heartbeat` until intake closes (stop), then withdraws.
-pub(crate) fn spawn(presence: Arc<Presence>, run: Arc<super::control::RunControl>) -> JoinHandle<()> {
+pub(crate) fn spawn(
+    presence: Arc<Presence>,
+    run: Arc<super::control::RunControl>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let every = presence.shared.opts.presence().heartbeat();
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -195,18 +198,17 @@ async fn prune(ctx: &ServiceCtx) -> Result<(), RedisError> {
             continue;
         }
         let consumer = keys::consumer_name(ctx.service, &id);
-        let removal = ops::delete_idle_consumer(
-            conn,
-            &ctx.keys.stream,
-            &ctx.keys.group,
-            &consumer,
-            min_idle,
-        )
-        .await?;
+        let removal =
+            ops::delete_idle_consumer(conn, &ctx.keys.stream, &ctx.keys.group, &consumer, min_idle)
+                .await?;
         let service = ctx.service;
         match removal {
             Removal::Deleted => {
-                tracing::info!(service, consumer, "redis dead consumer removed: service={service} consumer={consumer}");
+                tracing::info!(
+                    service,
+                    consumer,
+                    "redis dead consumer removed: service={service} consumer={consumer}"
+                );
                 bump(&ctx.shared.stats.dead_consumers_removed);
                 ops::remove_member(conn, &index, &id).await?;
             }
@@ -220,7 +222,7 @@ async fn prune(ctx: &ServiceCtx) -> Result<(), RedisError> {
 /// With [`report_missing_subscriber`](crate::RedisServerOptions::with_report_missing_subscriber),
 /// says once on stderr that this server's logs go nowhere.
 pub(crate) fn report_missing_subscriber(enabled: bool) {
-    let silent = tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    let silent = tracing::dispatcher::get_default(tracing::Dispatch::is::<tracing::subscriber::NoSubscriber>);
     if enabled && silent {
         eprintln!(
             "clamator-over-redis: no tracing subscriber is installed, so this server's logs are \

@@ -13,6 +13,7 @@ use clamator_over_redis::{PresenceOptions, RedisServerOptions};
 use clamator_protocol::Instance;
 use redis::Commands;
 use support::arith::{self, AddParams, Empty, Probe};
+use support::load::Load;
 use support::{start_client, start_server, TestKeys};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -252,6 +253,68 @@ async fn two_servers_then_one_after_a_sigkill_then_none_after_a_stop() {
     let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
     assert!(pinged.iter().all(|p| !p.alive), "{pinged:?}");
     client.stop().await;
+}
+
+/// The removal's safety under load: a server SIGKILLed with entries in flight leaves them
+/// pending on its consumer; the consumer must outlive them (reclaimed by the live server), or
+/// their callers would never be answered. The claim idle (4 s) is longer than the TTL plus a
+/// removal pass (2 s), so removal passes run while the entries are still pending: a removal
+/// that ignored them would lose calls. Every call is answered, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_under_load_loses_no_call_and_its_consumer_goes_after_the_reclaim() {
+    let keys = TestKeys::new("killload");
+    let child_id = format!("child-{}", uuid::Uuid::new_v4());
+    let mut child = spawn_child(&keys, &child_id).await;
+    let local = start_server(&keys, Probe::default(), |o| {
+        fast_presence(o)
+            .with_instance_id("local")
+            .with_claim_idle(Duration::from_millis(4_000))
+            .with_reclaim_interval(Duration::from_millis(100))
+    })
+    .await;
+    let client = start_client(&keys, |o| o).await;
+    let load = Load::default();
+    let run = load.run(&client, 32, 20, Duration::from_secs(20));
+    let dead_consumer = format!("arith:{child_id}");
+    let faults = async {
+        until(Duration::from_secs(10), "traffic flows", || async {
+            load.answered() >= 300
+        })
+        .await;
+        child.process.kill().await.unwrap();
+        until(
+            Duration::from_secs(10),
+            "the killed server disappears",
+            || async { client.discover(Some("arith")).await.unwrap().len() == 1 },
+        )
+        .await;
+        until(
+            Duration::from_secs(20),
+            "the dead consumer is removed",
+            || async { !consumers(&keys).contains_key(&dead_consumer) },
+        )
+        .await;
+        let at_removal = load.answered();
+        until(Duration::from_secs(10), "traffic continues", || async {
+            load.answered() >= at_removal + 300
+        })
+        .await;
+        load.stop();
+    };
+    let (tally, ()) = tokio::join!(run, faults);
+    println!("sigkill under load: {tally}");
+    assert!(tally.sent > 600, "{tally}");
+    assert_eq!(tally.lost, 0, "{tally}");
+    assert_eq!(tally.wrong, 0, "{tally}");
+    assert_eq!(tally.errored(), 0, "{tally}");
+    let stats = local.transport().stats();
+    assert!(
+        stats.reclaimed > 0,
+        "the child held entries when killed: {stats:?}"
+    );
+    assert_eq!(stats.dead_consumers_removed, 1);
+    client.stop().await;
+    local.stop(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

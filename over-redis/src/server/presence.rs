@@ -222,7 +222,9 @@ async fn prune(ctx: &ServiceCtx) -> Result<(), RedisError> {
 /// With [`report_missing_subscriber`](crate::RedisServerOptions::with_report_missing_subscriber),
 /// says once on stderr that this server's logs go nowhere.
 pub(crate) fn report_missing_subscriber(enabled: bool) {
-    let silent = tracing::dispatcher::get_default(tracing::Dispatch::is::<tracing::subscriber::NoSubscriber>);
+    let silent = tracing::dispatcher::get_default(
+        tracing::Dispatch::is::<tracing::subscriber::NoSubscriber>,
+    );
     if enabled && silent {
         eprintln!(
             "clamator-over-redis: no tracing subscriber is installed, so this server's logs are \

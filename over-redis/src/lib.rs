@@ -7,6 +7,9 @@
 //!   reconnects.
 //! * [`RedisRpcClient`] calls them; one client carries thousands of concurrent calls over one
 //!   multiplexed connection.
+//! * Servers publish their presence per service (heartbeat, TTL: [`PresenceOptions`]);
+//!   `client.discover(…)` lists live instances, `client.ping(…)` says which are alive, and dead
+//!   servers' consumers are removed once nothing is pending on them.
 //!
 //! Delivery is at least once: handlers must be idempotent. See the crate README for the key
 //! layout, options and what differs from the peers.

@@ -413,7 +413,9 @@ async fn a_dead_consumer_goes_only_once_nothing_is_pending() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_presence_publishes_nothing_and_ping_respects_its_deadline() {
-    let keys = TestKeys::new("nopresence");
+    // A private Redis: the test pauses it.
+    let private = support::RedisProcess::start();
+    let keys = TestKeys::on(private.url(), "nopresence");
     let server = start_server(&keys, Probe::default(), |o| {
         o.with_presence(PresenceOptions::disabled())
     })
@@ -427,12 +429,25 @@ async fn disabled_presence_publishes_nothing_and_ping_respects_its_deadline() {
     assert!(client.discover(None).await.unwrap().is_empty());
     let exists: bool = keys.conn().exists(keys.key("presence")).unwrap();
     assert!(!exists);
-    // A deadline too short for any round trip is a timeout, not a hang or an empty answer.
+    // Redis stops answering for 2 s: ping gives up at its deadline with a timeout, rather than
+    // hanging or answering "nobody".
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(2_000)
+        .arg("ALL")
+        .query(&mut keys.conn())
+        .unwrap();
+    let began = Instant::now();
     let err = client
-        .ping("arith", Duration::from_nanos(1))
+        .ping("arith", Duration::from_millis(200))
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
+    assert!(
+        began.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        began.elapsed()
+    );
     server.stop(Duration::from_secs(1)).await;
     client.stop().await;
 }

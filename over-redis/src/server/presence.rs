@@ -135,6 +135,9 @@ pub(crate) fn presence_keys(prefix: &str, service: &str, instance_id: &str) -> P
     }
 }
 
+/// Longest a stop waits for its presence to be withdrawn.
+const WITHDRAW_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The heartbeat loop: renews every `heartbeat` until intake closes (stop), then withdraws.
 pub(crate) fn spawn(
     presence: Arc<Presence>,
@@ -149,13 +152,24 @@ pub(crate) fn spawn(
                 () = run.intake.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            if let Err(e) = presence.beat().await {
+            let beat = tokio::select! {
+                () = run.intake.cancelled() => break,
+                r = presence.beat() => r,
+            };
+            if let Err(e) = beat {
                 tracing::warn!(error = %e, "redis presence heartbeat failed");
                 bump(&presence.shared.stats.loop_errors);
             }
         }
-        if let Err(e) = presence.withdraw().await {
-            tracing::warn!(error = %e, "redis presence withdraw failed; records expire after their ttl");
+        // Bounded: with Redis unreachable, stop must not wait a command timeout for this; the
+        // records then expire after their TTL.
+        match tokio::time::timeout(WITHDRAW_LIMIT, presence.withdraw()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e,
+                "redis presence withdraw failed; records expire after their ttl"),
+            Err(_) => {
+                tracing::warn!("redis presence withdraw timed out; records expire after their ttl")
+            }
         }
     })
 }

@@ -163,14 +163,12 @@ pub(crate) fn spawn(
         }
         // Bounded: with Redis unreachable, stop must not wait a command timeout for this; the
         // records then expire after their TTL.
-        match tokio::time::timeout(WITHDRAW_LIMIT, presence.withdraw()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e,
-                "redis presence withdraw failed; records expire after their ttl"),
-            Err(_) => {
-                tracing::warn!("redis presence withdraw timed out; records expire after their ttl")
-            }
-        }
+        let why = match tokio::time::timeout(WITHDRAW_LIMIT, presence.withdraw()).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        tracing::warn!(error = %why, "redis presence withdraw failed; records expire after their ttl");
     })
 }
 

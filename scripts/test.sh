@@ -39,6 +39,7 @@ echo "==> cargo test (feature-gated suites: otel trace propagation)"
 # `cargo test --workspace` builds no crate with `otel`, so these would never run without this.
 cargo test -p clamator-protocol --features otel --lib telemetry
 cargo test -p clamator --features otel,testing --test otel
+cargo test -p clamator-gateway --features otel --test otel
 echo "==> gateway OpenAPI validation (openapi-spec-validator + schemathesis)"
 gateway/scripts/validate-openapi.sh
 echo "==> chaos suite (quick)"

@@ -5,8 +5,8 @@ mod common;
 use clamator::schema::{schema_hash, schema_text};
 use clamator::{Manifest, ServiceContract};
 use common::{
-    AddParams, ArithContract, DivideResult, NotificationsContract, PingParams, SlowAddParams,
-    SumResult, Text,
+    AddParams, ArithContract, Calculator, DivideResult, NotificationsContract, PingParams,
+    SlowAddParams, SumResult, Text,
 };
 
 const ADD_PARAMS: &str = "70e6175edca7384fd05004b0efc43493bcee78a57bf4a72fd005beb890965b6a";
@@ -44,6 +44,24 @@ fn hashes_equal_the_spec_values() {
     assert_eq!(schema_hash::<Text>().unwrap(), TEXT);
     assert_eq!(schema_hash::<SlowAddParams>().unwrap(), SLOW_ADD_PARAMS);
     assert_eq!(schema_hash::<PingParams>().unwrap(), PING_PARAMS);
+}
+
+#[test]
+fn a_generated_service_carries_the_manifest_hashes_for_presence() {
+    let service = ArithContract::service(Calculator);
+    assert_eq!(
+        service.schema_hashes("add"),
+        Some((ADD_PARAMS, Some(SUM_RESULT)))
+    );
+    assert_eq!(service.schema_hashes("echoText"), Some((TEXT, Some(TEXT))));
+    assert_eq!(service.schema_hashes("nope"), None);
+    let methods = clamator::MethodInfo::of_service(&service);
+    let divide = methods.iter().find(|m| m.name == "divide").unwrap();
+    assert_eq!(divide.params_hash.as_deref(), Some(ADD_PARAMS));
+    assert_eq!(divide.result_hash.as_deref(), Some(DIVIDE_RESULT));
+    assert!(methods
+        .iter()
+        .all(|m| m.params_hash.is_some() && m.kind == "request"));
 }
 
 #[test]

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use clamator::envelope::parse_value_lenient;
+use clamator::telemetry::TRACESTATE_FIELD as TRACESTATE_HEADER;
+use clamator::telemetry::{self, TRACEPARENT_FIELD as TRACEPARENT_HEADER};
 use clamator::{codes, Envelope, Error, MethodKind, RpcError, State as Lifecycle, TransportError};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Map, Value};
@@ -72,8 +74,11 @@ fn gateway_error(status: StatusCode, kind: &str, message: &str) -> Response {
     json_response(status, &error_body(kind, message, None))
 }
 
-/// Echoes `x-request-id` (or a fresh UUID), and records `traceparent` in the request's span:
-/// clamator 0.1.9 envelopes have no field to carry it further (see the README).
+/// Echoes `x-request-id` (or a fresh UUID), and runs the request in a server span `gateway`. A
+/// valid W3C `traceparent` (with its `tracestate`) makes that span, and so the bus call's client
+/// span inside it, continue the caller's trace (feature `otel`; over Redis the context then
+/// travels as entry fields beside the envelope). A malformed header is ignored (recorded, not
+/// trusted): the request starts its own trace.
 async fn request_id(request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -82,17 +87,27 @@ async fn request_id(request: Request, next: Next) -> Response {
         .or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).ok());
     let traceparent = request
         .headers()
-        .get("traceparent")
+        .get(TRACEPARENT_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let name = format!("{} {}", request.method(), request.uri().path());
     let span = tracing::debug_span!(
         "gateway",
+        otel.name = %name,
+        otel.kind = "server",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
         traceparent = %traceparent,
     );
+    let tracestate = request
+        .headers()
+        .get(TRACESTATE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let Some(parent) = telemetry::TraceContext::parse(&traceparent, tracestate) {
+        telemetry::set_remote_parent(&span, &parent);
+    }
     let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     if let Some(id) = id {
         response
@@ -112,6 +127,34 @@ async fn openapi(State(state): State<Shared_>) -> Response {
         state.openapi.clone(),
     )
         .into_response()
+}
+
+/// `instances` of `/healthz`: the live instances of every exposed service (and, when the
+/// gateway forwards any method, of every discovered service), from the client's `discover()`.
+async fn instances(state: &Shared) -> Result<Map<String, Value>, String> {
+    let found = state
+        .client
+        .discover(None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut by_service: Map<String, Value> = state
+        .methods
+        .keys()
+        .map(|s| (s.clone(), Value::Array(Vec::new())))
+        .collect();
+    for instance in found {
+        let exposed = by_service.contains_key(&instance.service);
+        if !exposed && !state.forward_any {
+            continue;
+        }
+        let entry = by_service
+            .entry(instance.service.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let (Value::Array(list), Ok(v)) = (entry, serde_json::to_value(&instance)) {
+            list.push(v);
+        }
+    }
+    Ok(by_service)
 }
 
 async fn healthz(State(state): State<Shared_>) -> Response {
@@ -141,6 +184,14 @@ async fn healthz(State(state): State<Shared_>) -> Response {
         "services".into(),
         Value::from(state.methods.keys().cloned().collect::<Vec<_>>()),
     );
+    match instances(&state).await {
+        Ok(found) => {
+            body.insert("instances".into(), Value::Object(found));
+        }
+        Err(why) => {
+            body.insert("discovery".into(), Value::from(why));
+        }
+    }
     let status = if healthy {
         StatusCode::OK
     } else {

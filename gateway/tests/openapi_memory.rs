@@ -173,6 +173,14 @@ async fn memory_bus_gateway_serves_calls_the_document_and_health() {
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["services"], json!(["arith"]));
+    // The memory bus's discover(): the one server of `arith`, with what it handled.
+    let arith = health["instances"]["arith"].as_array().unwrap();
+    assert_eq!(arith.len(), 1, "{health}");
+    assert!(arith[0]["instanceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("memory-"));
+    assert_eq!(arith[0]["handled"], 1);
     let missing = gw
         .http
         .get(format!("{}/nothing-here", gw.base))

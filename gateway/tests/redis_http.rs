@@ -372,3 +372,56 @@ async fn jsonrpc_request_and_notification() {
     assert_eq!(body["error"]["data"]["kind"], "no-server");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_lists_the_live_instances_per_service() {
+    let s = RedisStack::start("health", with_table).await;
+    let health = async || -> Value {
+        let resp = s
+            .gateway
+            .http
+            .get(format!("{}/healthz", s.gateway.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    };
+    let ids = |h: &Value, service: &str| -> Vec<String> {
+        h["instances"][service]
+            .as_array()
+            .unwrap_or_else(|| panic!("no instances.{service} in {h}"))
+            .iter()
+            .map(|i| i["instanceId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = s.server.transport().instance_id().to_owned();
+    let h = health().await;
+    assert_eq!(ids(&h, "arith"), std::slice::from_ref(&first));
+    assert_eq!(ids(&h, "desk"), std::slice::from_ref(&first));
+    let arith = &h["instances"]["arith"][0];
+    assert_eq!(arith["pid"], std::process::id());
+    assert!(arith["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "add"));
+    // A second arith server joins the list; stopped, it leaves it at once.
+    let second = clamator::redis::RedisRpcServer::new(
+        clamator::redis::RedisServerOptions::new(s.prefix.clone())
+            .with_redis_url(s.redis.url.clone())
+            .with_instance_id("second"),
+    );
+    second
+        .register_service(clamator_interop::handlers::arith(Default::default()))
+        .unwrap();
+    second.start().await.unwrap();
+    let mut both = vec![first.clone(), "second".to_owned()];
+    both.sort();
+    assert_eq!(ids(&health().await, "arith"), both);
+    second.stop(Duration::from_millis(500)).await;
+    let h = health().await;
+    assert_eq!(ids(&h, "arith"), std::slice::from_ref(&first));
+    assert_eq!(ids(&h, "desk"), [first]);
+    s.stop().await;
+}

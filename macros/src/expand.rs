@@ -462,10 +462,20 @@ fn generate(args: &Args, item: &ItemTrait, methods: &[MethodInfo]) -> TokenStrea
             where
                 S: #trait_ident + ::core::marker::Send + ::core::marker::Sync + 'static,
             {
-                #krate::Service::builder(Self::contract())
+                let service = #krate::Service::builder(Self::contract())
                     #(#handlers)*
                     .build()
-                    .expect("every method of the contract has exactly one handler")
+                    .expect("every method of the contract has exactly one handler");
+                // The manifest's hashes travel with the service (published with presence); a
+                // type outside the schema subset only leaves them out.
+                match Self::manifest_entries() {
+                    ::core::result::Result::Ok(entries) => service.with_schema_hashes(
+                        entries
+                            .into_iter()
+                            .map(|e| (e.method, e.params_hash, e.result_hash)),
+                    ),
+                    ::core::result::Result::Err(_) => service,
+                }
             }
 
             /// Schema hashes of every method, for a clamator manifest (spec §8.4).

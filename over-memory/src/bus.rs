@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use clamator_protocol::{Dispatcher, Error};
+use crate::discovery::{now_ms, Registration};
+
+use clamator_protocol::{Dispatcher, Error, Response};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
@@ -14,6 +16,8 @@ use crate::server::{MemoryRpcServer, MemoryServerTransport};
 #[derive(Debug, Clone, Default)]
 pub struct MemoryBus {
     services: Arc<DashMap<&'static str, Dispatcher>>,
+    /// What `discover()` reports of each registered service's server.
+    registrations: Arc<DashMap<&'static str, Arc<Registration>>>,
 }
 
 impl MemoryBus {
@@ -41,6 +45,9 @@ impl MemoryBus {
                 scope: "bus",
             }),
             Entry::Vacant(slot) => {
+                let registration = Registration::new(&dispatcher, now_ms());
+                self.registrations
+                    .insert(dispatcher.service_name(), Arc::new(registration));
                 slot.insert(dispatcher);
                 Ok(())
             }
@@ -50,6 +57,30 @@ impl MemoryBus {
     /// Stops serving `service`; later calls get `Method not found`.
     pub fn unregister(&self, service: &str) {
         self.services.remove(service);
+        self.registrations.remove(service);
+    }
+
+    /// The registrations of `service` (every service when `None`).
+    pub(crate) fn registrations(&self, service: Option<&str>) -> Vec<Arc<Registration>> {
+        match service {
+            Some(s) => self
+                .registrations
+                .get(s)
+                .map(|r| vec![r.value().clone()])
+                .unwrap_or_default(),
+            None => self
+                .registrations
+                .iter()
+                .map(|r| r.value().clone())
+                .collect(),
+        }
+    }
+
+    /// Counts an outcome for `discover()`'s `handled` / `errors`.
+    pub(crate) fn note(&self, service: &str, response: Option<&Response>) {
+        if let Some(r) = self.registrations.get(service) {
+            r.note(response);
+        }
     }
 
     /// The dispatcher serving `service`, if any.

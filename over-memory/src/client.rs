@@ -30,6 +30,10 @@ impl MemoryClientTransport {
     pub fn new(bus: &MemoryBus) -> Self {
         Self { bus: bus.clone() }
     }
+
+    pub(crate) fn bus(&self) -> &MemoryBus {
+        &self.bus
+    }
 }
 
 impl From<&MemoryBus> for MemoryClientTransport {
@@ -67,8 +71,10 @@ impl ClientTransport for MemoryClientTransport {
                 .instrument(span.clone()),
         );
         let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
+        let service = dispatcher.service_name();
         if let Poll::Ready(response) = first {
             telemetry::record_server_outcome(&span, response.as_ref());
+            self.bus.note(service, response.as_ref());
             return response
                 .map(Some)
                 .ok_or_else(|| TransportError::NoResponse.into());
@@ -76,6 +82,7 @@ impl ClientTransport for MemoryClientTransport {
         match tokio::spawn(dispatch).await {
             Ok(Some(response)) => {
                 telemetry::record_server_outcome(&span, Some(&response));
+                self.bus.note(service, Some(&response));
                 Ok(Some(response))
             }
             Ok(None) => Err(TransportError::NoResponse.into()),

@@ -4,7 +4,9 @@
 //! through it. Envelopes travel as values (never re-serialized), so a call costs a task spawn
 //! and two serde value conversions. Semantics follow clamator's memory transport (spec §5): one
 //! server per service per bus, `Method not found` when nobody serves a service, call timeouts,
-//! and `transport stopped` for calls pending when a client stops.
+//! and `transport stopped` for calls pending when a client stops. `client.discover(…)` and
+//! `client.ping(…)` answer as over Redis (the same `Instance` / `Liveness` types), listing the
+//! servers registered now, so code that checks for live servers is testable in-process.
 //!
 //! ```
 //! # use clamator_protocol::*;
@@ -32,6 +34,7 @@
 
 mod bus;
 mod client;
+mod discovery;
 mod server;
 mod telemetry;
 

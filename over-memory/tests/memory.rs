@@ -465,3 +465,54 @@ async fn handler_panics_answer_internal_error_at_once_and_the_server_keeps_servi
         .unwrap();
     assert_eq!(sum, Sum { sum: 3 });
 }
+
+#[tokio::test]
+async fn discover_and_ping_list_the_registered_server_until_it_stops() {
+    let w = world().await;
+    let sum = w
+        .client
+        .call(ADD, &AddParams { a: 1.0, b: 2.0 })
+        .await
+        .unwrap();
+    assert_eq!(sum, Sum { sum: 3.0 });
+    assert!(w
+        .client
+        .call(DIVIDE, &AddParams { a: 1.0, b: 0.0 })
+        .await
+        .is_err());
+    let found = w.client.discover(None).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let arith = &found[0];
+    assert_eq!(arith.service, "arith");
+    assert!(arith.instance_id.starts_with("memory-"));
+    assert_eq!(arith.pid, std::process::id());
+    assert_eq!((arith.handled, arith.errors), (2, 1));
+    assert!(arith
+        .methods
+        .iter()
+        .any(|m| m.name == "add" && m.kind == "request"));
+    assert_eq!(w.client.discover(Some("arith")).await.unwrap(), found);
+    assert!(w.client.discover(Some("other")).await.unwrap().is_empty());
+    let pinged = w
+        .client
+        .ping("arith", Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(pinged.len(), 1);
+    assert!(pinged[0].alive);
+    // A second bus sees nothing of this one.
+    assert!(MemoryBus::new()
+        .client()
+        .discover(None)
+        .await
+        .unwrap()
+        .is_empty());
+    w.server.stop(Duration::from_secs(1)).await;
+    assert!(w.client.discover(None).await.unwrap().is_empty());
+    assert!(w
+        .client
+        .ping("arith", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_empty());
+}

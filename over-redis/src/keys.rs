@@ -34,6 +34,27 @@ pub fn dead_letter_stream(key_prefix: &str, service: &str) -> String {
     format!("{key_prefix}:dead:{service}")
 }
 
+/// `<prefix>:presence`: sorted set of service names, scored by the latest expiry (ms, Redis
+/// clock) any of their instances published, so `discover(None)` finds every service with one
+/// read. Not a peer key.
+pub fn presence_services(key_prefix: &str) -> String {
+    format!("{key_prefix}:presence")
+}
+
+/// `<prefix>:presence:<service>`: sorted set of the instance ids that published presence for
+/// the service, scored by when their record expires (ms, Redis clock; 0 once stopped). An
+/// expired member is a dead instance whose consumer may be removed. Not a peer key.
+pub fn presence_instances(key_prefix: &str, service: &str) -> String {
+    format!("{key_prefix}:presence:{service}")
+}
+
+/// `<prefix>:presence:<service>:<instance-id>`: the instance's JSON record, with a TTL renewed
+/// by its heartbeat. Service names have no `:`, so this never equals another service's
+/// [`presence_instances`] key. Not a peer key.
+pub fn presence_record(key_prefix: &str, service: &str, instance_id: &str) -> String {
+    format!("{key_prefix}:presence:{service}:{instance_id}")
+}
+
 /// Entry field names and values. All values are strings on the wire.
 pub mod fields {
     /// Written as [`TYPE_RPC`] on every entry; never read (as the peers).
@@ -67,5 +88,11 @@ mod tests {
         assert_eq!(consumer_group_name("arith"), "arith");
         assert_eq!(consumer_name("arith", "s1"), "arith:s1");
         assert_eq!(dead_letter_stream("app", "arith"), "app:dead:arith");
+        assert_eq!(presence_services("app"), "app:presence");
+        assert_eq!(presence_instances("app", "arith"), "app:presence:arith");
+        assert_eq!(
+            presence_record("app", "arith", "s1"),
+            "app:presence:arith:s1"
+        );
     }
 }

@@ -7,6 +7,9 @@
 //!   reconnects.
 //! * [`RedisRpcClient`] calls them; one client carries thousands of concurrent calls over one
 //!   multiplexed connection.
+//! * Servers publish their presence per service (heartbeat, TTL: [`PresenceOptions`]);
+//!   `client.discover(…)` lists live instances, `client.ping(…)` says which are alive, and dead
+//!   servers' consumers are removed once nothing is pending on them.
 //!
 //! One Redis server, a Redis Cluster ([`ConnectionOptions::with_cluster_urls`],
 //! [`ConnectionOptions::with_cluster_client`]) or a Sentinel-watched primary
@@ -26,6 +29,7 @@ mod connection;
 pub mod keys;
 mod ops;
 mod options;
+mod presence;
 mod server;
 mod stats;
 mod telemetry;
@@ -38,13 +42,14 @@ pub use redis;
 
 pub use client::{RedisClientTransport, RedisRpcClient};
 pub use keys::{
-    command_stream, consumer_group_name, consumer_name, dead_letter_stream, reply_stream,
-    reply_stream_prefix,
+    command_stream, consumer_group_name, consumer_name, dead_letter_stream, presence_instances,
+    presence_record, presence_services, reply_stream, reply_stream_prefix,
 };
 pub use options::{
     ConnectionOptions, OptionsError, RedisClientOptions, RedisServerOptions, TlsOptions,
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL,
 };
+pub use presence::{PresenceOptions, INDEX_RETENTION, MIN_HEARTBEAT};
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 

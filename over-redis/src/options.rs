@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::backoff;
 use crate::connection::Endpoint;
+use crate::presence::PresenceOptions;
 
 /// Default [`RedisClientOptions::with_max_in_flight`]: below the peers' reply stream cap of
 /// 1 024, with room for late and duplicate replies.
@@ -657,6 +658,8 @@ pub struct RedisServerOptions {
     dead_letter_max_len: usize,
     read_count: usize,
     block: Duration,
+    presence: PresenceOptions,
+    report_missing_subscriber: bool,
 }
 
 impl RedisServerOptions {
@@ -679,7 +682,35 @@ impl RedisServerOptions {
             dead_letter_max_len: 10_000,
             read_count: 16,
             block: Duration::from_millis(1_000),
+            presence: PresenceOptions::new(),
+            report_missing_subscriber: false,
         }
+    }
+
+    /// Sets how the server announces itself for `discover()` (heartbeat, TTL, or off).
+    #[must_use]
+    pub fn with_presence(mut self, presence: PresenceOptions) -> Self {
+        self.presence = presence;
+        self
+    }
+
+    /// When true, `start()` writes one line to stderr if no `tracing` subscriber is installed,
+    /// so a server whose logs go nowhere says so once. Off by default: a library does not
+    /// write to stderr unasked.
+    #[must_use]
+    pub fn with_report_missing_subscriber(mut self, report: bool) -> Self {
+        self.report_missing_subscriber = report;
+        self
+    }
+
+    /// See [`with_presence`](Self::with_presence).
+    pub fn presence(&self) -> &PresenceOptions {
+        &self.presence
+    }
+
+    /// See [`with_report_missing_subscriber`](Self::with_report_missing_subscriber).
+    pub fn report_missing_subscriber(&self) -> bool {
+        self.report_missing_subscriber
     }
 
     /// Sets where connections come from and how they are treated.
@@ -959,6 +990,7 @@ impl RedisServerOptions {
         at_least("dead_letter_max_len", self.dead_letter_max_len, 1)?;
         at_least("read_count", self.read_count, 1)?;
         not_shorter("block", self.block, MIN_MILLIS)?;
+        self.presence.validate()?;
         Ok(())
     }
 

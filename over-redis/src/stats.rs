@@ -50,6 +50,8 @@ counters! {
         deleted_pending,
         /// Idle-time refreshes of running entries (XCLAIM JUSTID), one per entry.
         refreshed,
+        /// Consumers of dead instances removed (presence expired, nothing pending).
+        dead_consumers_removed,
         /// Loop errors followed by a backoff (dropped connection, Redis restart, …).
         loop_errors,
         /// Commits (replies + acks) retried after a transient failure (connection lost,

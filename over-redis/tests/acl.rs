@@ -1,7 +1,8 @@
 //! Least-privilege ACL users, exactly as the README's "Deploying" section documents them: the
 //! round trip, crash recovery (an entry left by a dead consumer is reclaimed) and dead-lettering
 //! under those users; a prompt stop where `CLIENT UNBLOCK` is denied; start-time errors naming
-//! the refused command or the failed authentication.
+//! the refused command or the failed authentication; presence, discovery and dead-consumer
+//! removal under those users.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clamator_over_redis::testing::RedisProcess;
 use clamator_over_redis::{
-    codes, RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions,
+    codes, PresenceOptions, RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions,
 };
 use support::arith::{self, AddParams, Probe};
 use support::{eventually, TestKeys};
@@ -19,10 +20,11 @@ use support::{eventually, TestKeys};
 const SERVER_RULES: &str =
     "on >server-pw resetchannels ~acl:* -@all +hello +ping +time +multi +exec \
     +client|id +client|unblock +xgroup|create +xreadgroup +xack +xadd +pexpire +xautoclaim \
-    +xclaim +xpending +xinfo|groups +xtrim";
+    +xclaim +xpending +xinfo|groups +xtrim \
+    +set +del +exists +zadd +zrem +zrange +zrangebyscore +eval +xinfo|consumers +xgroup|delconsumer";
 /// The README's client rule, for key prefix `acl`.
 const CLIENT_RULES: &str = "on >client-pw resetchannels ~acl:* -@all +hello +ping +xadd +xread \
-    +xtrim +xinfo|stream +xinfo|groups +del";
+    +xtrim +xinfo|stream +xinfo|groups +del +time +zrange +get";
 
 fn redis_with_users(extra: &[(&str, &str)]) -> RedisProcess {
     let mut args: Vec<String> = ["--save", "", "--appendonly", "no"]
@@ -114,8 +116,76 @@ async fn round_trip_and_stop_under_the_documented_users() {
         .await
         .unwrap_err();
     assert_eq!(bad.as_rpc().unwrap().code, -32602);
+    let found = client
+        .discover(None)
+        .await
+        .expect("discover under the client user");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].instance_id, server.transport().instance_id());
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_and_dead_consumer_removal_under_the_documented_users() {
+    let redis = redis_with_users(&[]);
+    let keys = keys_on(&redis);
+    let fast = |o: RedisServerOptions| {
+        o.with_presence(
+            PresenceOptions::new()
+                .with_heartbeat(Duration::from_millis(100))
+                .with_ttl(Duration::from_millis(400)),
+        )
+    };
+    let gone = server_as(
+        &redis,
+        "clamator-server",
+        "server-pw",
+        Probe::default(),
+        |o| fast(o).with_instance_id("gone"),
+    )
+    .await;
+    let live = server_as(
+        &redis,
+        "clamator-server",
+        "server-pw",
+        Probe::default(),
+        |o| fast(o).with_instance_id("live"),
+    )
+    .await;
+    let client = client_as(&redis).await;
+    let pinged = client.ping("arith", Duration::from_secs(2)).await.unwrap();
+    assert_eq!(pinged.iter().filter(|p| p.alive).count(), 2, "{pinged:?}");
+    gone.stop(Duration::from_secs(1)).await;
+    let found = client.discover(Some("arith")).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].instance_id, "live");
+    // The stopped server's consumer (nothing pending) is removed by the live one: EVAL,
+    // XINFO CONSUMERS and XGROUP DELCONSUMER under the server user.
+    let mut conn = keys.conn();
+    let has_gone = |conn: &mut redis::Connection| {
+        let info: redis::Value = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg("acl:cmds:arith")
+            .arg("arith")
+            .query(conn)
+            .unwrap();
+        format!("{info:?}").contains("arith:gone")
+    };
+    assert!(has_gone(&mut conn));
+    eventually(
+        Duration::from_secs(10),
+        "the stopped server's consumer is removed",
+        || !has_gone(&mut conn),
+    )
+    .await;
+    // Counted just after the delete returns.
+    eventually(Duration::from_secs(2), "the removal is counted", || {
+        live.transport().stats().dead_consumers_removed == 1
+    })
+    .await;
+    client.stop().await;
+    live.stop(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,7 +308,14 @@ async fn a_missing_permission_or_a_wrong_password_fails_start_naming_it() {
     let no_xread = CLIENT_RULES
         .replace("+xread ", "")
         .replace("client-pw", "nr-pw");
-    let redis = redis_with_users(&[("no-autoclaim", &no_autoclaim), ("no-xread", &no_xread)]);
+    let no_presence = SERVER_RULES
+        .replace("+zadd ", "")
+        .replace("server-pw", "np-pw");
+    let redis = redis_with_users(&[
+        ("no-autoclaim", &no_autoclaim),
+        ("no-xread", &no_xread),
+        ("no-presence", &no_presence),
+    ]);
     let _keys = keys_on(&redis);
 
     let server = RedisRpcServer::new(RedisServerOptions::new("acl").with_redis_url(url_as(
@@ -254,6 +331,25 @@ async fn a_missing_permission_or_a_wrong_password_fails_start_naming_it() {
         err.contains("XAUTOCLAIM") && err.contains("Deploying"),
         "{err}"
     );
+
+    // Without the presence commands: named, with the way out; off, it starts.
+    let opts =
+        RedisServerOptions::new("acl").with_redis_url(url_as(&redis, "no-presence", "np-pw"));
+    let server = RedisRpcServer::new(opts.clone());
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
+    let err = server.start().await.unwrap_err().to_string();
+    assert!(
+        err.contains("presence") && err.contains("PresenceOptions::disabled"),
+        "{err}"
+    );
+    let server = RedisRpcServer::new(opts.with_presence(PresenceOptions::disabled()));
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
+    server.start().await.expect("starts without presence");
+    server.stop(Duration::from_secs(1)).await;
 
     let client = RedisRpcClient::new(
         RedisClientOptions::new("acl").with_redis_url(url_as(&redis, "no-xread", "nr-pw")),

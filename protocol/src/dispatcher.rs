@@ -90,6 +90,11 @@ impl Dispatcher {
         }
     }
 
+    /// The service this dispatcher routes to (its contract and schema hashes, for presence).
+    pub fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
     /// The service this dispatcher serves (its stream over Redis).
     pub fn service_name(&self) -> &'static str {
         self.inner.service.name()

@@ -276,6 +276,8 @@ pub(crate) type ErasedHandler =
 pub struct Service {
     pub(crate) contract: Contract,
     pub(crate) handlers: Arc<HashMap<&'static str, ErasedHandler>>,
+    /// method → (params hash, result hash): the manifest's hashes, published with presence.
+    schema_hashes: Arc<HashMap<String, (String, Option<String>)>>,
 }
 
 impl fmt::Debug for Service {
@@ -305,6 +307,31 @@ impl Service {
     /// The service name.
     pub fn name(&self) -> &'static str {
         self.contract.service()
+    }
+
+    /// Attaches the manifest's schema hashes (method, params hash, result hash), so a server
+    /// can publish them with its presence and drift between instances shows in `discover()`.
+    /// `#[clamator::service]` attaches them itself; hashes of methods the contract lacks are
+    /// ignored.
+    #[must_use]
+    pub fn with_schema_hashes<M: AsRef<str>>(
+        mut self,
+        hashes: impl IntoIterator<Item = (M, String, Option<String>)>,
+    ) -> Self {
+        let map = hashes
+            .into_iter()
+            .filter(|(m, _, _)| self.contract.method(m.as_ref()).is_some())
+            .map(|(m, p, r)| (m.as_ref().to_owned(), (p, r)))
+            .collect();
+        self.schema_hashes = Arc::new(map);
+        self
+    }
+
+    /// The (params, result) schema hashes of a method, when the service carries them.
+    pub fn schema_hashes(&self, method: &str) -> Option<(&str, Option<&str>)> {
+        self.schema_hashes
+            .get(method)
+            .map(|(p, r)| (p.as_str(), r.as_deref()))
     }
 }
 
@@ -397,6 +424,7 @@ impl ServiceBuilder {
         Ok(Service {
             contract: self.contract,
             handlers: Arc::new(self.handlers),
+            schema_hashes: Arc::new(HashMap::new()),
         })
     }
 }

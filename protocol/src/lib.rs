@@ -23,6 +23,7 @@ pub mod error;
 pub mod handler;
 pub mod names;
 pub mod omit_none;
+pub mod presence;
 pub mod replies;
 pub mod server;
 pub mod state;
@@ -38,6 +39,7 @@ pub use error::{
     codes, BoxError, Error, InvalidReason, InvalidRequest, ProtocolError, RpcError, TransportError,
 };
 pub use handler::{HandlerError, NotificationOutput, Service, ServiceBuilder};
+pub use presence::{Discovery, Instance, Liveness, MethodInfo};
 pub use replies::{Replies, SendMark};
 pub use server::{RpcServerCore, DEFAULT_STOP_GRACE};
 pub use state::State;

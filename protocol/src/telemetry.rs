@@ -117,6 +117,16 @@ impl TraceContext {
     }
 }
 
+/// Makes `span` continue a remote caller's trace, e.g. the `traceparent` header of an HTTP
+/// request at a gateway: the bus calls made inside `span` then join that trace, parent to
+/// child. Without the `otel` feature it does nothing.
+pub fn set_remote_parent(span: &Span, parent: &TraceContext) {
+    #[cfg(feature = "otel")]
+    otel::set_parent(span, parent);
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, parent);
+}
+
 fn is_lower_hex(s: &str) -> bool {
     s.bytes()
         .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use clamator_over_redis::{command_stream, dead_letter_stream};
+use clamator_over_redis::{
+    command_stream, dead_letter_stream, presence_instances, presence_record, presence_services,
+};
 use redis::aio::MultiplexedConnection;
 
 use super::{count_runs, prefix, start_client, Ctx, Outcome, CAP};
@@ -456,10 +458,18 @@ pub(super) async fn junk_command_stream(ctx: &Ctx, name: &'static str) -> Outcom
         .map_err(|e| e.to_string())?;
     let replies = format!("{prefix}:replies:");
     let dead = dead_letter_stream(&prefix, crate::service::SERVICE);
+    // The server's presence (record, instance and service indexes): its own keys, not junk's.
+    let presence = [
+        presence_services(&prefix),
+        presence_instances(&prefix, crate::service::SERVICE),
+    ];
+    let records = presence_record(&prefix, crate::service::SERVICE, "");
     let allowed = |k: &str| {
         k == t.cmd
             || k == t.victim
             || k == dead
+            || presence.iter().any(|p| p == k)
+            || (k.starts_with(&records) && k.len() > records.len())
             || (k.starts_with(&replies) && k.len() > replies.len())
     };
     let foreign: Vec<String> = keys

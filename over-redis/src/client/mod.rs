@@ -3,6 +3,7 @@
 //! and waiting calls are the [`RpcClientCore`]'s. [`RedisRpcClient`] is that core over this
 //! transport.
 
+mod discover;
 mod reply_lost;
 mod reply_reader;
 

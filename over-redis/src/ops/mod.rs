@@ -14,6 +14,7 @@
 //! acknowledged before its reply landed).
 
 pub(crate) mod preflight;
+pub(crate) mod presence;
 pub(crate) mod reply;
 
 use std::future::Future;

@@ -96,6 +96,7 @@ pub(crate) async fn run_entry(
         }
     };
     clamator_protocol::telemetry::record_server_outcome(&span, response.as_ref());
+    ctx.presence.note(response.as_ref());
     let reply = match (reply_to, response) {
         (Some(to), Some(r)) => Some((to, Envelope::Response(r).to_json())),
         _ => None,

@@ -34,6 +34,8 @@ pub(crate) async fn maintenance_loop(ctx: Arc<ServiceCtx>) {
     reclaim.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut trim = tokio::time::interval(opts.trim_interval());
     trim.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(opts.presence().ttl());
+    prune.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut backoff = Backoff::reconnect(opts.connection());
     loop {
         let result = tokio::select! {
@@ -42,6 +44,7 @@ pub(crate) async fn maintenance_loop(ctx: Arc<ServiceCtx>) {
             _ = reclaim.tick() => reclaim_and_resync(&ctx).await,
             _ = trim.tick() => trim_acknowledged(&ctx).await,
             () = ctx.trim.wanted() => trim_acknowledged(&ctx).await,
+            _ = prune.tick() => super::presence::prune_dead_consumers(&ctx).await,
         };
         match result {
             Ok(()) => backoff.reset(),

@@ -5,7 +5,8 @@
 //! One concern per module: [`shared`] (what every loop of a started server shares),
 //! [`control`] (shutdown signals), [`service`] (the per-service context), [`consumer`]
 //! (reading), [`handle`] (one entry, decode to outcome), [`finisher`] (commit of outcomes),
-//! [`maintenance`] (refresh, reclaim, dead-letter, trim). Entries flow one way:
+//! [`maintenance`] (refresh, reclaim, dead-letter, trim, dead consumers), [`presence`]
+//! (heartbeat for `discover()`). Entries flow one way:
 //! consumer or maintenance → handle → finisher → Redis. This module starts and stops them.
 
 mod consumer;
@@ -13,6 +14,7 @@ mod control;
 mod finisher;
 mod handle;
 mod maintenance;
+mod presence;
 mod service;
 mod shared;
 
@@ -35,6 +37,8 @@ struct Running {
     run: Arc<RunControl>,
     consumers: Vec<JoinHandle<()>>,
     maintenance: Vec<JoinHandle<()>>,
+    /// The heartbeat, which withdraws the presence when intake closes.
+    presence: Option<JoinHandle<()>>,
 }
 
 /// Serves services from Redis command streams. Use it as [`RedisRpcServer`], whose core calls
@@ -84,7 +88,9 @@ impl RedisServerTransport {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let running = guard.as_mut()?;
-        Some((running.run.clone(), std::mem::take(&mut running.consumers)))
+        let mut tasks = std::mem::take(&mut running.consumers);
+        tasks.extend(running.presence.take());
+        Some((running.run.clone(), tasks))
     }
 }
 
@@ -142,6 +148,25 @@ impl ServerTransport for RedisServerTransport {
         if let Err(e) = shared.sync_clock().await {
             tracing::warn!(error = %e, "redis TIME failed; assuming a synchronised clock");
         }
+        presence::report_missing_subscriber(shared.opts.report_missing_subscriber());
+        // Presence before the first read, so a server that serves is discoverable; an ACL user
+        // without the presence commands is named here (or presence is turned off).
+        let presence = if shared.opts.presence().enabled() {
+            let p = Arc::new(presence::Presence::new(shared.clone(), &ctxs));
+            p.beat().await.map_err(|e| {
+                if crate::connection::has_code(&e, "NOPERM") {
+                    TransportError::Config(format!(
+                        "redis refused the presence heartbeat ({e}); grant the README's server \
+                         ACL line or use PresenceOptions::disabled()"
+                    ))
+                } else {
+                    TransportError::backend("redis presence heartbeat failed", e)
+                }
+            })?;
+            Some(presence::spawn(p, run.clone()))
+        } else {
+            None
+        };
         for (ctx, queue) in ctxs.iter().zip(finisher_queues) {
             finisher::spawn(ctx, queue);
         }
@@ -161,6 +186,7 @@ impl ServerTransport for RedisServerTransport {
             run,
             consumers,
             maintenance,
+            presence,
         });
         Ok(())
     }
@@ -170,7 +196,8 @@ impl ServerTransport for RedisServerTransport {
             return;
         };
         run.intake.cancel();
-        // Each loop hands the entries of its last read to handlers, then exits.
+        // Each loop hands the entries of its last read to handlers, then exits; the heartbeat
+        // withdraws this server's presence.
         for handle in consumers {
             let _ = handle.await;
         }

@@ -10,6 +10,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::control::RunControl;
 use super::finisher::Finisher;
+use super::presence::PresenceCounts;
 use super::shared::ServerShared;
 use crate::keys;
 use crate::ops::GroupKeys;
@@ -35,6 +36,8 @@ pub(crate) struct ServiceCtx {
     pub(crate) trim: TrimTrigger,
     /// Commits finished entries in batches.
     pub(crate) finisher: Finisher,
+    /// Handled / error counts published with presence.
+    pub(crate) presence: PresenceCounts,
 }
 
 impl ServiceCtx {
@@ -58,6 +61,7 @@ impl ServiceCtx {
             running: Mutex::new(HashSet::new()),
             trim: TrimTrigger::default(),
             finisher,
+            presence: PresenceCounts::default(),
             service,
             dispatcher,
             run,
@@ -76,6 +80,10 @@ impl ServiceCtx {
 
     pub(crate) fn is_running(&self, id: &str) -> bool {
         self.running_set().contains(id)
+    }
+
+    pub(crate) fn running_count(&self) -> usize {
+        self.running_set().len()
     }
 
     pub(crate) fn running_ids(&self) -> Vec<String> {

@@ -6,7 +6,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-
 /// A child speaking lines on stdout; stopped by closing its stdin, killed if it lingers.
 pub(crate) struct LineChild {
     name: String,

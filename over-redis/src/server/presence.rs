@@ -112,7 +112,7 @@ impl Presence {
             };
             ops::push_beat(&mut pipe, &s.keys, beat);
         }
-        self.shared.conn.pipe::<()>(&pipe).await
+        ops::pipe_per_key(&self.shared.conn, &pipe).await.map(drop)
     }
 
     /// Removes every record at once (stop), leaving the index members expired.
@@ -121,7 +121,7 @@ impl Presence {
         for s in &self.served {
             ops::push_withdraw(&mut pipe, &s.keys);
         }
-        self.shared.conn.pipe::<()>(&pipe).await
+        ops::pipe_per_key(&self.shared.conn, &pipe).await.map(drop)
     }
 }
 

@@ -61,14 +61,15 @@ impl ClientTransport for MemoryClientTransport {
         // with a remote server).
         // The trace context travels beside the envelope (never inside it), as over Redis.
         let span = crate::telemetry::server_span(&request);
-        let mut dispatch = Box::pin(
-            dispatcher
-                .dispatch(Envelope::Request(request))
-                .instrument(span.clone()),
-        );
+        let envelope = Envelope::Request(request);
+        #[cfg(feature = "metrics")]
+        let measured = clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+        let mut dispatch = Box::pin(dispatcher.dispatch(envelope).instrument(span.clone()));
         let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
         if let Poll::Ready(response) = first {
             telemetry::record_server_outcome(&span, response.as_ref());
+            #[cfg(feature = "metrics")]
+            measured.finish(response.as_ref());
             return response
                 .map(Some)
                 .ok_or_else(|| TransportError::NoResponse.into());
@@ -76,6 +77,8 @@ impl ClientTransport for MemoryClientTransport {
         match tokio::spawn(dispatch).await {
             Ok(Some(response)) => {
                 telemetry::record_server_outcome(&span, Some(&response));
+                #[cfg(feature = "metrics")]
+                measured.finish(Some(&response));
                 Ok(Some(response))
             }
             Ok(None) => Err(TransportError::NoResponse.into()),

@@ -18,6 +18,7 @@ mod backoff;
 mod client;
 mod connection;
 pub mod keys;
+mod metrics;
 mod ops;
 mod options;
 mod server;

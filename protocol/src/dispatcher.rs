@@ -95,6 +95,12 @@ impl Dispatcher {
         self.inner.service.name()
     }
 
+    /// The contract's own spelling of `method` (a `'static` name), `None` when the contract
+    /// lacks it: a bounded label for metrics, whatever names callers send.
+    pub fn method_label(&self, method: &str) -> Option<&'static str> {
+        self.inner.service.contract.method(method).map(|d| d.name())
+    }
+
     /// Handles one envelope. Only the method part of `method` is used: the dispatcher serves
     /// the service it was created for, as the peers do. The future is `'static` so transports
     /// can spawn it.

@@ -47,6 +47,7 @@ pub(crate) async fn reply_loop(
     let mut gap_checked = Instant::now();
     let mut backoff = Backoff::reconnect(opts.connection());
     let mut conn: Option<Dedicated<MultiplexedConnection>> = None;
+    let mut connected_before = false;
     loop {
         let c = match &conn {
             Some(c) => c,
@@ -56,7 +57,12 @@ pub(crate) async fn reply_loop(
                     r = open_blocking(&backend.client, opts.connection(), opts.block()) => r,
                 };
                 match opened {
-                    Ok(c) => conn.insert(Dedicated(c)),
+                    Ok(c) => {
+                        if std::mem::replace(&mut connected_before, true) {
+                            crate::metrics::reconnect(crate::metrics::Conn::ClientReader);
+                        }
+                        conn.insert(Dedicated(c))
+                    }
                     Err(e) => {
                         fail(&shared, &e, &mut backoff, &stop).await;
                         continue;

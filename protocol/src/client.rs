@@ -227,7 +227,10 @@ impl<T: ClientTransport> RpcClientCore<T> {
         let id = Id::new_uuid();
         let span = telemetry::client_span(&service, &method, Some(&id));
         #[cfg(feature = "metrics")]
-        let (started, labels) = (std::time::Instant::now(), crate::metrics::call_labels(&service, &method));
+        let (started, labels) = (
+            std::time::Instant::now(),
+            crate::metrics::call_labels(&service, &method),
+        );
         let result = self
             .send_in_span(id, service, method, params, timeout)
             .instrument(span.clone())

@@ -104,16 +104,28 @@ pub fn describe() {
         "Server time spent handling one envelope."
     );
     describe_gauge!(SERVER_IN_FLIGHT, "Envelopes being handled now.");
-    describe_counter!(SERVER_DEAD_LETTERED, "Entries moved to the dead-letter stream.");
+    describe_counter!(
+        SERVER_DEAD_LETTERED,
+        "Entries moved to the dead-letter stream."
+    );
     describe_counter!(SERVER_RECLAIMED, "Entries reclaimed from idle consumers.");
     describe_counter!(
         SERVER_SKIPPED_EXPIRED,
         "Requests skipped because their caller's timeout had passed."
     );
-    describe_counter!(SERVER_MALFORMED, "Command-stream entries dropped as malformed.");
+    describe_counter!(
+        SERVER_MALFORMED,
+        "Command-stream entries dropped as malformed."
+    );
     describe_counter!(REDIS_RECONNECTS, "Redis connections reopened after a loss.");
-    describe_gauge!(GROUP_LAG, "Command-stream entries not yet delivered to the group.");
-    describe_gauge!(GROUP_PENDING, "Entries delivered to the group, not yet acknowledged.");
+    describe_gauge!(
+        GROUP_LAG,
+        "Command-stream entries not yet delivered to the group."
+    );
+    describe_gauge!(
+        GROUP_PENDING,
+        "Entries delivered to the group, not yet acknowledged."
+    );
 }
 
 /// The label of a JSON-RPC error code: the reserved codes as themselves, any other as

@@ -134,11 +134,18 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
         None => None,
         Some(raw) => match ctx.valid_reply_to(raw) {
             Some(to) => Some(to.to_owned()),
-            None => return malformed(Malformed::BadReplyTo, "reply-to is not a reply stream of this prefix"),
+            None => {
+                return malformed(
+                    Malformed::BadReplyTo,
+                    "reply-to is not a reply stream of this prefix",
+                )
+            }
         },
     };
     let envelope = match Envelope::parse(text) {
-        Ok(Envelope::Response(_)) => return malformed(Malformed::Response, "a response on a command stream"),
+        Ok(Envelope::Response(_)) => {
+            return malformed(Malformed::Response, "a response on a command stream")
+        }
         Ok(e) => e,
         Err(e) => {
             if let (Some(reply_to), Some(response)) = (&reply_to, Envelope::refusal(text, &e)) {

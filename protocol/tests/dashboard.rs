@@ -41,7 +41,10 @@ fn the_dashboard_queries_exactly_the_metrics_the_code_records() {
     let mut queried = BTreeSet::new();
     for p in panels {
         let title = p["title"].as_str().expect("panel title");
-        assert!(ids.insert(p["id"].as_u64().expect("panel id")), "duplicate id: {title}");
+        assert!(
+            ids.insert(p["id"].as_u64().expect("panel id")),
+            "duplicate id: {title}"
+        );
         for k in ["x", "y", "w", "h"] {
             assert!(p["gridPos"][k].as_u64().is_some(), "{title}: gridPos.{k}");
         }
@@ -50,7 +53,10 @@ fn the_dashboard_queries_exactly_the_metrics_the_code_records() {
         for t in targets {
             let expr = t["expr"].as_str().expect("expr");
             let found = metric_names(expr);
-            assert!(!found.is_empty(), "{title}: queries no clamator metric: {expr}");
+            assert!(
+                !found.is_empty(),
+                "{title}: queries no clamator metric: {expr}"
+            );
             queried.extend(found);
         }
     }
@@ -61,7 +67,10 @@ fn the_dashboard_queries_exactly_the_metrics_the_code_records() {
     }
     let recorded: BTreeSet<String> = names::ALL.iter().map(|n| (*n).to_owned()).collect();
     let unknown: Vec<_> = queried.difference(&recorded).collect();
-    assert!(unknown.is_empty(), "the dashboard queries unrecorded metrics: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries unrecorded metrics: {unknown:?}"
+    );
     let unshown: Vec<_> = recorded.difference(&queried).collect();
     assert!(unshown.is_empty(), "metrics no panel shows: {unshown:?}");
 }

@@ -161,6 +161,7 @@ pub fn outcome_label<T>(result: &Result<T, Error>) -> &'static str {
 }
 
 /// A name from code (a typed method) is bounded by the program; an owned one came from input.
+#[allow(clippy::ptr_arg)] // the variant is the point, not the text
 fn bounded(name: &Cow<'static, str>) -> &'static str {
     match name {
         Cow::Borrowed(s) => s,
@@ -169,6 +170,7 @@ fn bounded(name: &Cow<'static, str>) -> &'static str {
 }
 
 /// The `(service, method)` labels of a call, taken before the names move into the request.
+#[allow(clippy::ptr_arg)] // as `bounded`
 pub(crate) fn call_labels(
     service: &Cow<'static, str>,
     method: &Cow<'static, str>,

@@ -53,11 +53,11 @@ async fn main() -> Result<(), BoxError> {
             _ = tick.tick() => {}
         }
         i += 1;
-        let b = if i % 10 == 0 { 0.0 } else { 2.0 };
+        let b = if i.is_multiple_of(10) { 0.0 } else { 2.0 };
         let _ = arith.add(&AddParams { a: 1.0, b }).await;
         // Every tenth divides by zero: an application error (`code="app"`).
         let _ = arith.divide(&AddParams { a: 1.0, b }).await;
-        if i % 20 == 0 {
+        if i.is_multiple_of(20) {
             // Unknown method: -32601, labelled `_unknown` however it is spelt.
             let _ = client.call_raw("arith", "nope", json!({}), None).await;
         }

@@ -85,6 +85,8 @@ pub mod labels {
     pub const TRANSPORT: &str = "transport";
     /// The reply could not be decoded, or the call could not be encoded.
     pub const PROTOCOL: &str = "protocol";
+    /// The call was refused before it was sent (an invalid service or method name).
+    pub const INVALID: &str = "invalid";
 }
 
 /// Help text and units for every metric in [`names`]. Call once after installing a recorder:
@@ -156,7 +158,7 @@ pub fn outcome_label<T>(result: &Result<T, Error>) -> &'static str {
             _ => labels::TRANSPORT,
         },
         Err(Error::Protocol(_) | Error::ParamsEncode(_)) => labels::PROTOCOL,
-        Err(_) => labels::UNKNOWN,
+        Err(_) => labels::INVALID,
     }
 }
 
@@ -264,6 +266,8 @@ mod tests {
         assert_eq!(outcome_label(&timeout), "timeout");
         let stopped: Result<(), Error> = Err(TransportError::Stopped.into());
         assert_eq!(outcome_label(&stopped), "stopped");
+        let invalid: Result<(), Error> = Err(Error::InvalidName("bad".into()));
+        assert_eq!(outcome_label(&invalid), "invalid");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! subscriber at `info` writing to a sink (every span and event is built and formatted, then
 //! thrown away) and the Prometheus recorder installed (each run renders the exposition once at
 //! the end, so the recorder's work is real). Built only with the bench's `metrics` feature.
+//! `CLAMATOR_BENCH_OBSERVE=tracing` or `=metrics` turns on only one of the two (to tell their
+//! costs apart); the server processes inherit it.
 
 #[cfg(feature = "metrics")]
 mod on {
@@ -13,10 +15,16 @@ mod on {
 
     /// Installs the subscriber and the recorder (once per process).
     pub(crate) fn install() -> Result<(), crate::BoxError> {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(std::io::sink)
-            .try_init()?;
+        let only = std::env::var("CLAMATOR_BENCH_OBSERVE").unwrap_or_default();
+        if only != "metrics" {
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(std::io::sink)
+                .try_init()?;
+        }
+        if only == "tracing" {
+            return Ok(());
+        }
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Suffix("_seconds".into()),

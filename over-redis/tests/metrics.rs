@@ -103,7 +103,8 @@ async fn every_metric_moves_in_one_scripted_run() {
             ("timeout-ms", "1"),
         ],
     );
-    tokio::time::sleep(Duration::from_millis(5)).await; // let the 1 ms deadline pass
+    // Not synchronisation: the request's 1 ms budget (on Redis's clock) must really be over.
+    tokio::time::sleep(Duration::from_millis(5)).await;
 
     let probe = Probe::default();
     let server = start_server(&keys, probe.clone(), |o| {
@@ -137,11 +138,19 @@ async fn every_metric_moves_in_one_scripted_run() {
     let s = server.transport();
     eventually(Duration::from_secs(10), "raw entries handled", || {
         let st = s.stats();
+        // The metric is recorded just after its stats counter, and a request once its handler
+        // has returned: wait for the metrics themselves, not only for the stats.
+        let all = series();
         st.malformed == 2
             && st.deadline_skipped == 1
             && st.dead_lettered == 1
             && st.reclaimed == 1
             && probe.notified.load(std::sync::atomic::Ordering::SeqCst) == 1
+            && value(&all, names::SERVER_MALFORMED, &[svc]) == 2.0
+            && value(&all, names::SERVER_DEAD_LETTERED, &[svc]) == 1.0
+            && value(&all, names::SERVER_RECLAIMED, &[svc]) == 1.0
+            && value(&all, names::SERVER_SKIPPED_EXPIRED, &[svc]) == 1.0
+            && value(&all, names::SERVER_REQUESTS, &[("method", "record")]) == 1.0
     })
     .await;
 

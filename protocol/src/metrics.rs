@@ -186,11 +186,12 @@ pub(crate) fn record_client_call<T>(
     result: &Result<T, Error>,
     started: Instant,
 ) {
+    // Duration first, count last (as the server's `finish`).
+    metrics::histogram!(names::CLIENT_CALL_DURATION, "service" => service, "method" => method)
+        .record(started.elapsed().as_secs_f64());
     counter!(names::CLIENT_CALLS, "service" => service, "method" => method,
         "outcome" => outcome_label(result))
     .increment(1);
-    metrics::histogram!(names::CLIENT_CALL_DURATION, "service" => service, "method" => method)
-        .record(started.elapsed().as_secs_f64());
 }
 
 /// One envelope a server transport is handling: counted in flight from
@@ -228,11 +229,14 @@ impl ServerRequest {
             Some(Ok(_)) => labels::OK,
             Some(Err(e)) => code_label(e.code),
         };
-        let (service, method) = (self.service, self.method);
+        let (service, method, started) = (self.service, self.method, self.started);
+        // Out of flight first and counted last: whoever sees the request counted also sees
+        // its duration recorded and the gauge back down.
+        drop(self);
+        metrics::histogram!(names::SERVER_HANDLER_DURATION, "service" => service, "method" => method)
+            .record(started.elapsed().as_secs_f64());
         counter!(names::SERVER_REQUESTS, "service" => service, "method" => method, "code" => code)
             .increment(1);
-        metrics::histogram!(names::SERVER_HANDLER_DURATION, "service" => service, "method" => method)
-            .record(self.started.elapsed().as_secs_f64());
     }
 }
 

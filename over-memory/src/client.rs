@@ -94,11 +94,14 @@ impl ClientTransport for MemoryClientTransport {
         match self.bus.lookup(&notification.service) {
             Some(dispatcher) => {
                 let span = crate::telemetry::notification_span(&notification);
-                tokio::spawn(
-                    dispatcher
-                        .dispatch(Envelope::Notification(notification))
-                        .instrument(span),
-                );
+                let envelope = Envelope::Notification(notification);
+                #[cfg(feature = "metrics")]
+                let measured =
+                    clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+                let dispatch = dispatcher.dispatch(envelope).instrument(span);
+                #[cfg(feature = "metrics")]
+                let dispatch = async move { measured.finish(dispatch.await.as_ref()) };
+                tokio::spawn(dispatch);
             }
             None => tracing::debug!(
                 service = %notification.service,

@@ -89,6 +89,18 @@ fn calls_requests_and_durations_are_recorded() {
             rec.value(names::SERVER_IN_FLIGHT, &[("service", "arith")]),
             0.0
         );
+        // A notification runs as a task: counted (code `none`) once it has run.
+        let note = arith::Note { text: "n".into() };
+        client.notify(arith::RECORD, &note).await.unwrap();
+        let record = [("method", "record"), ("code", "none")];
+        for _ in 0..100 {
+            if rec.value(names::SERVER_REQUESTS, &record) == 1.0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(rec.value(names::SERVER_REQUESTS, &record), 1.0);
+        assert_eq!(probe.notifications(), 1);
     });
     let all = rec.series();
     let calls = |with: &[(&str, &str)]| value(&all, names::CLIENT_CALLS, with);
@@ -115,9 +127,9 @@ fn calls_requests_and_durations_are_recorded() {
     assert_eq!(requests("divide", "app"), 1.0);
     assert_eq!(requests("_unknown", "-32601"), 1.0);
     assert_eq!(requests("gated", "ok"), 1.0);
-    // No server for `nobody`: nothing server-side.
-    assert_eq!(value(&all, names::SERVER_REQUESTS, &[]), 4.0);
-    assert_eq!(value(&all, names::SERVER_HANDLER_DURATION, &[]), 4.0);
+    // No server for `nobody`: nothing server-side; the notification is the fifth.
+    assert_eq!(value(&all, names::SERVER_REQUESTS, &[]), 5.0);
+    assert_eq!(value(&all, names::SERVER_HANDLER_DURATION, &[]), 5.0);
 }
 
 /// Distinct values of label `label` among the series of `name`.

@@ -40,6 +40,13 @@ echo "==> cargo test (feature-gated suites: otel trace propagation)"
 cargo test -p clamator-protocol --features otel --lib telemetry
 cargo test -p clamator --features otel,testing --test otel
 cargo test -p clamator-gateway --features otel --test otel
+echo "==> cargo test (feature-gated suites: metrics)"
+# Likewise `metrics`: the scripted Redis run, the memory transport and cardinality bound, the
+# dashboard's names, and the protocol's label unit tests.
+cargo test -p clamator-protocol --features metrics --lib metrics
+cargo test -p clamator-protocol --features metrics --test dashboard
+cargo test -p clamator-over-memory --features metrics --test metrics
+cargo test -p clamator-over-redis --features metrics --test metrics
 echo "==> gateway OpenAPI validation (openapi-spec-validator + schemathesis)"
 gateway/scripts/validate-openapi.sh
 echo "==> chaos suite (quick)"

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod load;
+mod observe;
 mod procs;
 mod raw;
 mod report;
@@ -88,6 +89,11 @@ struct Cli {
     /// library's).
     #[arg(long)]
     server_max_handlers: Option<usize>,
+    /// Tracing (an `info` subscriber writing to a sink) and metrics (the Prometheus recorder)
+    /// on, in the client process and the Rust servers: the cost of observability. Needs the
+    /// bench built with `--features metrics`.
+    #[arg(long)]
+    observe: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,6 +111,8 @@ enum Cmd {
         read_count: Option<usize>,
         #[arg(long)]
         max_handlers: Option<usize>,
+        #[arg(long)]
+        observe: bool,
     },
     /// Serve the raw floor until stdin closes.
     #[command(hide = true)]
@@ -392,6 +400,9 @@ fn start_servers(
     if let Some(n) = cli.server_max_handlers {
         rs.arg("--max-handlers").arg(n.to_string());
     }
+    if cli.observe {
+        rs.arg("--observe");
+    }
     let mut raw = Command::new(&exe);
     raw.args(["raw-serve", "--url", url, "--prefix", PREFIX_RAW]);
     let mut out = vec![
@@ -533,6 +544,13 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
             if t.met { "yes" } else { "no" }
         );
     }
+    if cli.observe {
+        // The recorder really holds the series: render them as a scrape would.
+        eprintln!(
+            "observe: Prometheus exposition {} bytes",
+            observe::rendered_len()
+        );
+    }
     if let Some(path) = &cli.json {
         let doc = json!({
             "mode": if cli.quick { "quick" } else { "full" },
@@ -541,6 +559,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
             "load_average_after": load_after,
             "client_threads": cli.client_threads,
             "server_threads": cli.server_threads,
+            "observe": cli.observe,
             "environment": env,
             "workloads": list,
             "results": results,
@@ -562,17 +581,25 @@ fn main() {
             threads,
             read_count,
             max_handlers,
-        }) => serve(
-            url,
-            prefix,
-            ServerTuning {
-                threads: *threads,
-                read_count: *read_count,
-                max_handlers: *max_handlers,
-            },
-        ),
+            observe,
+        }) => (if *observe { observe::install() } else { Ok(()) }).and_then(|()| {
+            serve(
+                url,
+                prefix,
+                ServerTuning {
+                    threads: *threads,
+                    read_count: *read_count,
+                    max_handlers: *max_handlers,
+                },
+            )
+        }),
         Some(Cmd::RawServe { url, prefix }) => raw_serve(url, prefix),
-        None => run(&cli),
+        None => (if cli.observe {
+            observe::install()
+        } else {
+            Ok(())
+        })
+        .and_then(|()| run(&cli)),
     };
     if let Err(e) = result {
         eprintln!("clamator-bench: {e}");

@@ -5,6 +5,9 @@
 //! [`memory`]) and `redis` (`clamator::redis`, feature `redis`). Feature `anyhow`: handlers
 //! returning `anyhow::Result` answer `-32603` with the error's whole context chain and its root
 //! cause's type as `name` (without it they compile too, with the outermost context only).
+//! Feature `metrics`: every transport records calls, requests, durations and the Redis
+//! transport's recovery events through the `metrics` facade (`clamator::metrics`, with the
+//! metric names as constants in `metrics::names`); install any recorder to export them.
 //!
 //! Without the macro the same service is a few constants, a
 //! [`Contract`] and a [`Service`] built by hand (see [`contract`] and [`handler`]); both styles

@@ -65,16 +65,17 @@ impl ClientTransport for MemoryClientTransport {
         // with a remote server).
         // The trace context travels beside the envelope (never inside it), as over Redis.
         let span = crate::telemetry::server_span(&request);
-        let mut dispatch = Box::pin(
-            dispatcher
-                .dispatch(Envelope::Request(request))
-                .instrument(span.clone()),
-        );
+        let envelope = Envelope::Request(request);
+        #[cfg(feature = "metrics")]
+        let measured = clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+        let mut dispatch = Box::pin(dispatcher.dispatch(envelope).instrument(span.clone()));
         let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
         let service = dispatcher.service_name();
         if let Poll::Ready(response) = first {
             telemetry::record_server_outcome(&span, response.as_ref());
             self.bus.note(service, response.as_ref());
+            #[cfg(feature = "metrics")]
+            measured.finish(response.as_ref());
             return response
                 .map(Some)
                 .ok_or_else(|| TransportError::NoResponse.into());
@@ -83,6 +84,8 @@ impl ClientTransport for MemoryClientTransport {
             Ok(Some(response)) => {
                 telemetry::record_server_outcome(&span, Some(&response));
                 self.bus.note(service, Some(&response));
+                #[cfg(feature = "metrics")]
+                measured.finish(Some(&response));
                 Ok(Some(response))
             }
             Ok(None) => Err(TransportError::NoResponse.into()),
@@ -98,11 +101,14 @@ impl ClientTransport for MemoryClientTransport {
         match self.bus.lookup(&notification.service) {
             Some(dispatcher) => {
                 let span = crate::telemetry::notification_span(&notification);
-                tokio::spawn(
-                    dispatcher
-                        .dispatch(Envelope::Notification(notification))
-                        .instrument(span),
-                );
+                let envelope = Envelope::Notification(notification);
+                #[cfg(feature = "metrics")]
+                let measured =
+                    clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+                let dispatch = dispatcher.dispatch(envelope).instrument(span);
+                #[cfg(feature = "metrics")]
+                let dispatch = async move { measured.finish(dispatch.await.as_ref()) };
+                tokio::spawn(dispatch);
             }
             None => tracing::debug!(
                 service = %notification.service,

@@ -226,6 +226,9 @@ impl SharedConnection {
         )
         .await?;
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        if generation > 1 {
+            crate::metrics::reconnect(crate::metrics::Conn::Shared);
+        }
         *self
             .slot
             .lock()

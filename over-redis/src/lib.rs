@@ -27,6 +27,7 @@ mod backoff;
 mod client;
 mod connection;
 pub mod keys;
+mod metrics;
 mod ops;
 mod options;
 mod presence;

@@ -226,11 +226,18 @@ impl<T: ClientTransport> RpcClientCore<T> {
     ) -> Result<Value, Error> {
         let id = Id::new_uuid();
         let span = telemetry::client_span(&service, &method, Some(&id));
+        #[cfg(feature = "metrics")]
+        let (started, labels) = (
+            std::time::Instant::now(),
+            crate::metrics::call_labels(&service, &method),
+        );
         let result = self
             .send_in_span(id, service, method, params, timeout)
             .instrument(span.clone())
             .await;
         telemetry::record_client_outcome(&span, &result);
+        #[cfg(feature = "metrics")]
+        crate::metrics::record_client_call(labels, &result, started);
         result
     }
 

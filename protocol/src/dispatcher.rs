@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::contract::MethodKind;
+use crate::contract::{MethodDef, MethodKind};
 use crate::envelope::{Envelope, Id, Response};
 use crate::error::RpcError;
 use crate::handler::{HandlerOutcome, Service};
@@ -98,6 +98,16 @@ impl Dispatcher {
     /// The service this dispatcher serves (its stream over Redis).
     pub fn service_name(&self) -> &'static str {
         self.inner.service.name()
+    }
+
+    /// The contract's own spelling of `method` (a `'static` name), `None` when the contract
+    /// lacks it: a bounded label for metrics, whatever names callers send.
+    pub fn method_label(&self, method: &str) -> Option<&'static str> {
+        self.inner
+            .service
+            .contract
+            .method(method)
+            .map(MethodDef::name)
     }
 
     /// Handles one envelope. Only the method part of `method` is used: the dispatcher serves

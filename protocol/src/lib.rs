@@ -10,6 +10,10 @@
 //! * [`RpcServerCore`] / [`RpcClientCore`]: lifecycle ([`State`]) and calls over a [`transport`].
 //! * [`error`]: [`RpcError`] (on the wire), [`ProtocolError`], [`TransportError`].
 //!
+//! * [`telemetry`]: client and server spans (and, with `otel`, W3C trace context).
+//! * `metrics` (feature `metrics`): counters, histograms and gauges through the `metrics`
+//!   facade, with bounded labels; the names every crate records are in `metrics::names`.
+//!
 //! This crate does no I/O; transports live in `clamator-over-memory` and `clamator-over-redis`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -21,6 +25,9 @@ pub mod dispatcher;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod names;
 pub mod omit_none;
 pub mod presence;

@@ -10,3 +10,5 @@
 #![forbid(unsafe_code)]
 
 pub mod arith;
+#[cfg(feature = "metrics")]
+pub mod metrics;

@@ -46,6 +46,7 @@ pub(crate) async fn reply_loop(
     let mut gap_checked = Instant::now();
     let mut backoff = Backoff::reconnect(opts.connection());
     let mut conn: Option<Dedicated> = None;
+    let mut connected_before = false;
     loop {
         let c = match &conn {
             Some(c) => c,
@@ -55,7 +56,12 @@ pub(crate) async fn reply_loop(
                     r = open_blocking(&backend.endpoint, opts.connection(), opts.block()) => r,
                 };
                 match opened {
-                    Ok(c) => conn.insert(Dedicated(c)),
+                    Ok(c) => {
+                        if std::mem::replace(&mut connected_before, true) {
+                            crate::metrics::reconnect(crate::metrics::Conn::ClientReader);
+                        }
+                        conn.insert(Dedicated(c))
+                    }
                     Err(e) => {
                         fail(&shared, &e, &mut backoff, &stop).await;
                         continue;

@@ -197,6 +197,9 @@ pub(crate) struct GroupInfo {
     pub(crate) name: String,
     pub(crate) pending: u64,
     pub(crate) last_delivered_id: String,
+    /// Entries not yet delivered to the group (Redis 7+; `None` when Redis cannot tell).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) lag: Option<u64>,
 }
 
 /// `XINFO GROUPS` reply, through the redis crate's [`StreamInfoGroupsReply`] (RESP2 and RESP3);
@@ -209,6 +212,7 @@ pub(crate) fn groups(v: &Value) -> Vec<GroupInfo> {
                 .map(|g| GroupInfo {
                     name: g.name,
                     pending: g.pending as u64,
+                    lag: g.lag.map(|l| l as u64),
                     last_delivered_id: if g.last_delivered_id.is_empty() {
                         "0-0".to_owned()
                     } else {

@@ -36,6 +36,7 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
     // Set after each (re)connect of the reader, before its first read: the old connection may
     // have been assigned entries until Redis saw it close.
     let mut own_pending_checked = true;
+    let mut connected_before = false;
     while !ctx.run.intake.is_cancelled() {
         if !own_pending_checked {
             match read_own_pending(&ctx).await {
@@ -66,6 +67,9 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
                 Ok(r) => {
                     reader = Some(r);
                     own_pending_checked = false;
+                    if std::mem::replace(&mut connected_before, true) {
+                        crate::metrics::reconnect(crate::metrics::Conn::ServerReader);
+                    }
                 }
                 Err(e) => {
                     tracing::error!(service, error = %e, "redis consumer loop error: service={service}");

@@ -15,6 +15,7 @@ use super::finisher::Finished;
 use super::service::ServiceCtx;
 use crate::codes;
 use crate::keys::fields;
+use crate::metrics::{self, Malformed};
 use crate::ops::{self, StreamEntry};
 use crate::stats::bump;
 
@@ -75,6 +76,7 @@ pub(crate) async fn run_entry(
     };
     bump(&ctx.shared.stats.dispatched);
     let span = crate::telemetry::server_span(ctx.service, &entry, &envelope);
+    let measured = metrics::ServerRequest::start(&ctx.dispatcher, &envelope);
     let dispatch = ctx.dispatcher.dispatch(envelope).instrument(span.clone());
     let outcome = tokio::select! {
         biased;
@@ -97,6 +99,7 @@ pub(crate) async fn run_entry(
     };
     clamator_protocol::telemetry::record_server_outcome(&span, response.as_ref());
     ctx.presence.note(response.as_ref());
+    measured.finish(response.as_ref());
     let reply = match (reply_to, response) {
         (Some(to), Some(r)) => Some((to, Envelope::Response(r).to_json())),
         _ => None,
@@ -117,25 +120,33 @@ async fn with_timeout<F: std::future::Future>(
 fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan {
     let service = ctx.service;
     let id = &entry.id;
-    let malformed = |reason: &str| {
+    let malformed = |kind: Malformed, reason: &str| {
         tracing::warn!(service, entry_id = %id, reason, "redis poison envelope: service={service} entry={id}");
         bump(&ctx.shared.stats.malformed);
+        metrics::malformed(service, kind);
         Plan::Drop
     };
     let text = match entry.text(fields::ENVELOPE) {
-        None => return malformed("no envelope field"),
-        Some(Err(_)) => return malformed("envelope is not UTF-8"),
+        None => return malformed(Malformed::NoEnvelope, "no envelope field"),
+        Some(Err(_)) => return malformed(Malformed::NotUtf8, "envelope is not UTF-8"),
         Some(Ok(t)) => t,
     };
     let reply_to = match entry.get(fields::REPLY_TO) {
         None => None,
         Some(raw) => match ctx.valid_reply_to(raw) {
             Some(to) => Some(to.to_owned()),
-            None => return malformed("reply-to is not a reply stream of this prefix"),
+            None => {
+                return malformed(
+                    Malformed::BadReplyTo,
+                    "reply-to is not a reply stream of this prefix",
+                )
+            }
         },
     };
     let envelope = match Envelope::parse(text) {
-        Ok(Envelope::Response(_)) => return malformed("a response on a command stream"),
+        Ok(Envelope::Response(_)) => {
+            return malformed(Malformed::Response, "a response on a command stream")
+        }
         Ok(e) => e,
         Err(e) => {
             if let (Some(reply_to), Some(response)) = (&reply_to, Envelope::refusal(text, &e)) {
@@ -146,7 +157,7 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
                     response,
                 };
             }
-            return malformed(&e.to_string());
+            return malformed(Malformed::InvalidEnvelope, &e.to_string());
         }
     };
     if matches!(envelope, Envelope::Request(_))
@@ -155,6 +166,7 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
         tracing::info!(service, entry_id = %id,
             "redis request skipped, its caller's timeout has passed: service={service} entry={id}");
         bump(&ctx.shared.stats.deadline_skipped);
+        metrics::skipped_expired(service);
         return Plan::Drop;
     }
     Plan::Dispatch { envelope, reply_to }

@@ -75,7 +75,27 @@ async fn reclaim_and_resync(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
     if !ctx.run.intake.is_cancelled() {
         reclaim(ctx).await?;
     }
+    #[cfg(feature = "metrics")]
+    sample_group(ctx).await;
     ctx.shared.sync_clock().await
+}
+
+/// `clamator_group_lag` / `clamator_group_pending` from `XINFO GROUPS`, once per reclaim
+/// round. A failure (an ACL without `XINFO`) only leaves the gauges stale: it is not a loop
+/// error, the loop's real work is done.
+#[cfg(feature = "metrics")]
+async fn sample_group(ctx: &ServiceCtx) {
+    match ops::groups(&ctx.shared.conn, &ctx.keys.stream).await {
+        Ok(groups) => {
+            if let Some(g) = groups.iter().find(|g| g.name == ctx.keys.group) {
+                crate::metrics::group(ctx.service, g.lag, g.pending);
+            }
+        }
+        Err(e) => {
+            let service = ctx.service;
+            tracing::debug!(service, error = %e, "redis XINFO GROUPS for metrics failed: service={service}");
+        }
+    }
 }
 
 /// XAUTOCLAIM pages until the cursor returns to `0-0` or no handler slot is free.
@@ -135,6 +155,7 @@ pub(crate) async fn admit_redelivered(
             "redis entry redelivered: service={service} entry={id}");
         if how == "reclaimed" {
             bump(&ctx.shared.stats.reclaimed);
+            crate::metrics::reclaimed(service);
         } else {
             bump(&ctx.shared.stats.own_pending_reread);
         }
@@ -216,6 +237,7 @@ async fn dead_letter(ctx: &ServiceCtx, e: &StreamEntry, deliveries: u64) -> Resu
     };
     ops::dead_letter(&ctx.shared.conn, &ctx.keys, ctx.shared.reply_caps, letter).await?;
     bump(&ctx.shared.stats.dead_lettered);
+    crate::metrics::dead_lettered(ctx.service);
     Ok(())
 }
 

@@ -224,6 +224,19 @@ fn scored(v: &Value) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Runs a pipeline of single-key commands in one round trip; on a cluster, where a pipeline
+/// may not span slots, each command on its own (concurrently, each routed to its key's node).
+/// Not a transaction either way.
+pub(crate) async fn pipe_per_key(
+    c: &impl Conn,
+    pipe: &redis::Pipeline,
+) -> Result<Vec<Value>, RedisError> {
+    if !c.is_cluster() {
+        return c.pipe(pipe).await;
+    }
+    futures_util::future::try_join_all(pipe.cmd_iter().map(|cmd| c.query::<Value>(cmd))).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,17 +258,4 @@ mod tests {
         assert!(scored(&Value::Nil).is_empty());
         assert!(scored(&Value::Array(vec![bulk("a")])).is_empty());
     }
-}
-
-/// Runs a pipeline of single-key commands in one round trip; on a cluster, where a pipeline
-/// may not span slots, each command on its own (concurrently, each routed to its key's node).
-/// Not a transaction either way.
-pub(crate) async fn pipe_per_key(
-    c: &impl Conn,
-    pipe: &redis::Pipeline,
-) -> Result<Vec<Value>, RedisError> {
-    if !c.is_cluster() {
-        return c.pipe(pipe).await;
-    }
-    futures_util::future::try_join_all(pipe.cmd_iter().map(|cmd| c.query::<Value>(cmd))).await
 }

@@ -7,7 +7,7 @@ import sys
 
 from clamator_over_redis import ClamatorTransportError, RedisRpcClient, RpcError
 
-from connect import make_redis
+from connect import make_redis, ready
 
 
 async def one(client: RedisRpcClient, call: dict) -> dict:
@@ -21,7 +21,8 @@ async def one(client: RedisRpcClient, call: dict) -> dict:
     except RpcError as e:
         return {"ok": False, "kind": "rpc-error", "code": e.code, "message": e.message, "data": e.data}
     except ClamatorTransportError as e:
-        return {"ok": False, "kind": "transport-error", "message": str(e)}
+        cause = f" ({e.__cause__!r})" if e.__cause__ else ""
+        return {"ok": False, "kind": "transport-error", "message": f"{e}{cause}"}
     except Exception as e:  # noqa: BLE001 - the driver protocol reports anything else as unknown
         return {"ok": False, "kind": "unknown-error", "message": f"{type(e).__name__}: {e}"}
 
@@ -29,7 +30,7 @@ async def one(client: RedisRpcClient, call: dict) -> dict:
 async def main() -> None:
     cfg = json.loads(sys.stdin.read())
     # The default redis-py pool (100 connections) fails at >= 100 concurrent calls; size it.
-    redis = make_redis(cfg, max_connections=2048)
+    redis = await ready(make_redis(cfg, max_connections=2048))
     client = RedisRpcClient(redis=redis, key_prefix=cfg["keyPrefix"],
                             default_timeout_ms=int(cfg.get("defaultTimeoutMs", 5000)))
     await client.start()

@@ -22,3 +22,11 @@ def make_redis(cfg: dict, **kwargs) -> Redis | RedisCluster:
         ssl = any(p.scheme == "rediss" for p in parsed)
         return RedisCluster(startup_nodes=nodes, ssl=ssl or bool(ca), **tls, **kwargs)
     return Redis.from_url(cfg["redisUrl"], **tls, **kwargs)
+
+
+async def ready(redis: Redis | RedisCluster) -> Redis | RedisCluster:
+    """Loads a cluster's slot map before the peer sees the client: redis-py initialises a
+    RedisCluster lazily, on whichever of the first concurrent commands gets there first."""
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+    return redis

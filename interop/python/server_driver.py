@@ -8,13 +8,13 @@ import sys
 
 from clamator_over_redis import RedisRpcServer
 
-from connect import make_redis
+from connect import make_redis, ready
 from contracts import ArithService, Counter, NotificationsService, arith_contract, notifications_contract
 
 
 async def main() -> None:
     cfg = json.loads(sys.stdin.read())
-    redis = make_redis(cfg)
+    redis = await ready(make_redis(cfg))
     server = RedisRpcServer(
         redis=redis, key_prefix=cfg["keyPrefix"],
         instance_id=cfg.get("instanceId"),

@@ -27,9 +27,7 @@ impl DriverRedis {
     pub fn connection_options(&self) -> Result<ConnectionOptions, String> {
         let mut options = ConnectionOptions::new();
         options = match (&self.redis_cluster, &self.redis_url) {
-            (Some(_), _) => {
-                return Err("redisCluster: the transport has no cluster support yet".into())
-            }
+            (Some(seeds), _) => options.with_cluster_urls(seeds.clone()),
             (None, Some(url)) => options.with_redis_url(url.clone()),
             (None, None) => return Err("the config has neither redisUrl nor redisCluster".into()),
         };

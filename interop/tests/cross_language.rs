@@ -1,13 +1,14 @@
 //! Every scenario of `interop/scenarios/` in every direction — Rust server/Python client,
 //! Python server/Rust client, Rust/Rust, and Python/Python as the harness's control — over one
-//! real Redis, and a subset over TLS with a private CA (the drivers' `rediss://` `redisUrl` and
+//! real Redis, again on a Redis Cluster (3 primaries + 3 replicas; the drivers' `redisCluster`
+//! key, the Python peer on `redis.asyncio.RedisCluster`), and a subset over TLS with a private CA (the drivers' `rediss://` `redisUrl` and
 //! `tlsCaFile` keys). Needs redis-server (or REDIS_URL) and python3; fails, never skips,
 //! without them.
 
 use std::path::Path;
 use std::time::Instant;
 
-use clamator::redis::testing::TestPki;
+use clamator::redis::testing::{RedisCluster, TestPki};
 use clamator_interop::runner::env::{python_peer, RedisForTests};
 use clamator_interop::runner::process::Drivers;
 use clamator_interop::runner::target::Target;
@@ -93,4 +94,16 @@ async fn over_tls_with_a_private_ca() {
     ];
     let runs = run_suite(&target, |name| picked.contains(&name)).await;
     assert!(runs >= picked.len() * 4, "only {runs} runs");
+}
+
+/// The whole suite on a cluster: command streams, reply streams and the runner's keys land on
+/// different nodes, and both languages route every command to its slot's owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_in_every_direction_on_a_cluster() {
+    let mut cluster = RedisCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        cluster.wait_healthy(std::time::Duration::from_secs(30)),
+        "cluster not healthy"
+    );
+    run_suite(&Target::cluster(cluster.seed_urls()), |_| true).await;
 }

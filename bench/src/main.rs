@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod deployment;
 mod load;
 mod observe;
 mod procs;
@@ -35,7 +36,6 @@ use std::time::{Duration, Instant};
 use clamator_interop::contracts::{AddParams, ArithContract, Text};
 use clamator_interop::handlers::{self, Counters};
 use clamator_over_memory::{MemoryBus, MemoryRpcClient, MemoryRpcServer};
-use clamator_over_redis::testing::RedisProcess;
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -64,6 +64,10 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// The Redis to measure against: one server (default), one TLS server, or a 3-primary
+    /// cluster (Rust side only).
+    #[arg(long, value_enum, default_value = "single")]
+    redis: deployment::Kind,
     /// Skip the Python peer (Rust and floor only).
     #[arg(long)]
     no_python: bool,
@@ -158,7 +162,7 @@ struct ServerTuning {
 
 fn serve(url: &str, prefix: &str, tuning: ServerTuning) -> Result<(), BoxError> {
     runtime(tuning.threads)?.block_on(async {
-        let mut opts = RedisServerOptions::new(prefix).with_redis_url(url);
+        let mut opts = RedisServerOptions::new(prefix).with_connection(deployment::connection(url));
         if let Some(n) = tuning.read_count {
             opts = opts.with_read_count(n);
         }
@@ -215,16 +219,23 @@ fn workloads(cli: &Cli) -> Vec<Workload> {
 /// Everything of one side that lives in the client process.
 struct RustSide {
     lib: RedisRpcClient,
-    raw: RawClient,
+    /// `None` on a cluster (the floor speaks to one node).
+    raw: Option<RawClient>,
     mem_client: MemoryRpcClient,
     _mem_server: MemoryRpcServer,
 }
 
 impl RustSide {
-    async fn start(url: &str) -> Result<Self, BoxError> {
-        let lib = RedisRpcClient::new(RedisClientOptions::new(PREFIX_RUST).with_redis_url(url));
+    async fn start(url: &str, with_floor: bool) -> Result<Self, BoxError> {
+        let lib = RedisRpcClient::new(
+            RedisClientOptions::new(PREFIX_RUST).with_connection(deployment::connection(url)),
+        );
         lib.start().await?;
-        let raw = RawClient::start(&redis::Client::open(url)?, PREFIX_RAW).await?;
+        let raw = if with_floor {
+            Some(RawClient::start(&redis::Client::open(url)?, PREFIX_RAW).await?)
+        } else {
+            None
+        };
         let bus = MemoryBus::new();
         let mem_server = bus.server();
         mem_server.register_service(handlers::arith(Arc::new(Counters::default())))?;
@@ -238,7 +249,9 @@ impl RustSide {
         {
             return Err("wrong sum".into());
         }
-        raw.call("add", r#"{"a":1,"b":2}"#).await?;
+        if let Some(raw) = &raw {
+            raw.call("add", r#"{"a":1,"b":2}"#).await?;
+        }
         Ok(Self {
             lib,
             raw,
@@ -258,7 +271,10 @@ impl RustSide {
         };
         let err = |e: clamator_protocol::Error| e.to_string();
         match (side, w.transport, w.method) {
-            (Side::Floor, ..) => load::run(w, || self.raw.call(method, &params_json)).await,
+            (Side::Floor, ..) => {
+                let raw = self.raw.as_ref().expect("the floor runs only where it started");
+                load::run(w, || raw.call(method, &params_json)).await
+            }
             (_, Transport::Redis, Call::Add) => {
                 load::run(w, || async {
                     self.lib
@@ -388,6 +404,7 @@ fn start_servers(
     cli: &Cli,
     url: &str,
     python: Option<&(PathBuf, PathBuf, PathBuf)>,
+    with_floor: bool,
 ) -> Result<Servers, BoxError> {
     let exe = std::env::current_exe()?;
     let ready = Duration::from_secs(60);
@@ -403,12 +420,12 @@ fn start_servers(
     if cli.observe {
         rs.arg("--observe");
     }
-    let mut raw = Command::new(&exe);
-    raw.args(["raw-serve", "--url", url, "--prefix", PREFIX_RAW]);
-    let mut out = vec![
-        LineChild::spawn("rust server", rs, ready)?,
-        LineChild::spawn("raw server", raw, ready)?,
-    ];
+    let mut out = vec![LineChild::spawn("rust server", rs, ready)?];
+    if with_floor {
+        let mut raw = Command::new(&exe);
+        raw.args(["raw-serve", "--url", url, "--prefix", PREFIX_RAW]);
+        out.push(LineChild::spawn("raw server", raw, ready)?);
+    }
     if let Some((py, script, pythonpath)) = python {
         let mut cmd = Command::new(py);
         cmd.arg(script)
@@ -440,7 +457,9 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
     let began = Instant::now();
     let load_before = loadavg();
     let workspace = workspace_root();
-    let python = if cli.no_python {
+    let redis_server = deployment::Deployment::start(cli.redis)?;
+    let rust_only = redis_server.rust_only();
+    let python = if cli.no_python || cli.redis != deployment::Kind::Single {
         None
     } else {
         let py = clamator_interop::runner::env::python_peer(&workspace)?;
@@ -452,14 +471,11 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
     };
     let env = environment(python.as_ref().map(|p| p.0.as_path()));
     eprintln!("environment: {env}\nload average before: {load_before}");
-    // A private `redis-server` on a free loopback port, no persistence (the published test
-    // helper), killed on drop.
-    let redis_server = RedisProcess::start()?;
     let url = redis_server.url();
     let rt = runtime(cli.client_threads)?;
-    let mut servers = start_servers(cli, &url, python.as_ref())?;
+    let mut servers = start_servers(cli, &url, python.as_ref(), !rust_only)?;
     let mut pool: Option<Servers> = None;
-    let side = rt.block_on(RustSide::start(&url))?;
+    let side = rt.block_on(RustSide::start(&url, !rust_only))?;
     let mut py_client = match &python {
         Some((py, script, pythonpath)) => {
             let mut cmd = Command::new(py);
@@ -478,11 +494,11 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
     let mut results = Results::new();
     for w in &list {
         if w.name.starts_with("pool2") && pool.is_none() {
-            pool = Some(start_servers(cli, &url, python.as_ref())?);
+            pool = Some(start_servers(cli, &url, python.as_ref(), !rust_only)?);
         }
         let mut got = BTreeMap::new();
         let wanted = |s: &str| cli.sides.is_empty() || cli.sides.iter().any(|x| x == s);
-        if w.transport == Transport::Redis && wanted("floor") {
+        if w.transport == Transport::Redis && wanted("floor") && !rust_only {
             got.insert(Side::Floor, rt.block_on(side.run(w, Side::Floor)));
         }
         if wanted("rust") {
@@ -505,7 +521,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
             fmt_sample(got.get(&Side::Python)),
         );
         results.insert(w.name.clone(), got);
-        if w.transport == Transport::Redis {
+        if w.transport == Transport::Redis && !rust_only {
             trim_streams(&rt, &url)?;
         }
     }

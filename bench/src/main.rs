@@ -272,7 +272,10 @@ impl RustSide {
         let err = |e: clamator_protocol::Error| e.to_string();
         match (side, w.transport, w.method) {
             (Side::Floor, ..) => {
-                let raw = self.raw.as_ref().expect("the floor runs only where it started");
+                let raw = self
+                    .raw
+                    .as_ref()
+                    .expect("the floor runs only where it started");
                 load::run(w, || raw.call(method, &params_json)).await
             }
             (_, Transport::Redis, Call::Add) => {

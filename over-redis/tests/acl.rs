@@ -194,14 +194,7 @@ async fn an_entry_of_a_dead_consumer_is_reclaimed_and_a_poison_one_dead_lettered
     let keys = keys_on(&redis);
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
     let client = Arc::new(client_as(&redis).await);
     let (c1, c2) = (client.clone(), client.clone());
     let reclaimed =

@@ -258,14 +258,7 @@ async fn a_poison_entry_is_dead_lettered(cluster: &mut RedisCluster, seeds: &[St
     let p = prefix_across_nodes(cluster, "poison");
     let stream = format!("{p}:cmds:arith");
     let mut conn = cluster_conn(seeds);
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
     let client = Arc::new(cluster_client(seeds, &p, |o| o).await);
     let c = client.clone();
     let call = tokio::spawn(async move { c.call(arith::ADD, &AddParams { a: 1, b: 1 }).await });

@@ -327,14 +327,7 @@ async fn a_dead_consumer_goes_only_once_nothing_is_pending() {
     let stream = keys.key("cmds:arith");
     let index = keys.key("presence:arith");
     let mut conn = keys.conn();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
     // Four consumers. Three once published presence here (expired index members): one with
     // nothing pending, one holding an entry, one whose record is back (it restarted with the
     // same id). The fourth never did (a Python peer): never a candidate, whatever its state.

@@ -243,14 +243,7 @@ async fn hostile_reply_to_is_refused_and_nothing_else_is_touched() {
     let _: () = conn.set(&outside, "precious").unwrap();
     let _: String = conn.xadd(&foreign, "*", &[("k", "v")]).unwrap();
     // The group exists (so clients do not fail fast) but no server runs yet: requests queue.
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
     let request = r#"{"jsonrpc":"2.0","id":"h1","method":"arith.add","params":{"a":1,"b":2}}"#;
     let own_prefix = keys.key("replies:");
     let hostile: Vec<Vec<u8>> = vec![

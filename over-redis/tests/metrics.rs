@@ -57,14 +57,7 @@ async fn every_metric_moves_in_one_scripted_run() {
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
     let svc = ("service", "arith");
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
 
     // Two entries a crashed server left pending: one delivered once (reclaimed and handled),
     // one delivered past the limit (dead-lettered).

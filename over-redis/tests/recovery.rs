@@ -133,17 +133,6 @@ async fn a_live_server_keeps_its_long_running_entries() {
     b.stop(Duration::from_secs(1)).await;
 }
 
-fn create_group(conn: &mut redis::Connection, stream: &str, group: &str) {
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(stream)
-        .arg(group)
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(conn)
-        .unwrap();
-}
-
 /// Reads every new entry as a consumer that then "dies" (never acknowledges).
 fn ghost_read(conn: &mut redis::Connection, stream: &str) -> Vec<String> {
     let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
@@ -170,7 +159,7 @@ async fn an_entry_delivered_too_often_goes_to_the_dead_letter_stream() {
     let keys = TestKeys::new("poison");
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
-    create_group(&mut conn, &stream, "arith");
+    support::create_group(&mut conn, &stream, "arith");
     let client = Arc::new(start_client(&keys, |o| o).await);
     let c = client.clone();
     let call = tokio::spawn(async move { c.call(arith::ADD, &AddParams { a: 1, b: 1 }).await });
@@ -242,7 +231,7 @@ async fn reclaim_follows_the_cursor_and_skips_deleted_entries() {
     let keys = TestKeys::new("cursor");
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
-    create_group(&mut conn, &stream, "arith");
+    support::create_group(&mut conn, &stream, "arith");
     for i in 0..80 {
         let env =
             format!(r#"{{"jsonrpc":"2.0","method":"arith.record","params":{{"text":"n{i}"}}}}"#);
@@ -278,7 +267,7 @@ async fn trimming_never_removes_pending_or_unread_entries() {
     let keys = TestKeys::new("trim");
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
-    create_group(&mut conn, &stream, "arith");
+    support::create_group(&mut conn, &stream, "arith");
     let note = r#"{"jsonrpc":"2.0","method":"arith.record","params":{"text":"x"}}"#;
     let mut ids: Vec<String> = Vec::new();
     for _ in 0..3 {
@@ -288,7 +277,7 @@ async fn trimming_never_removes_pending_or_unread_entries() {
     // A peer acknowledged 1 and 3 without deleting them; 2 is still pending.
     let _: i64 = conn.xack(&stream, "arith", &[&ids[0], &ids[2]]).unwrap();
     // Another group that has read nothing yet after entry 3.
-    create_group(&mut conn, &stream, "audit");
+    support::create_group(&mut conn, &stream, "audit");
     ids.push(conn.xadd(&stream, "*", &[("envelope", note)]).unwrap());
     let server = start_server(&keys, Probe::default(), |o| {
         o.with_reclaim_interval(Duration::from_millis(50))

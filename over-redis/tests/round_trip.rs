@@ -339,14 +339,7 @@ async fn requests_whose_caller_gave_up_are_skipped_peer_requests_are_served() {
     let keys = TestKeys::new("deadline");
     let mut conn = keys.conn();
     let stream = keys.key("cmds:arith");
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("arith")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    support::create_group(&mut conn, &stream, "arith");
     let client = start_client(&keys, |o| o).await;
     let err = client
         .call_with_timeout(

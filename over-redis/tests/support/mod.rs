@@ -134,3 +134,16 @@ pub(crate) async fn start_client(
     client.start().await.unwrap();
     client
 }
+
+/// `XGROUP CREATE <stream> <group> $ MKSTREAM`: a group that exists before any server does
+/// (requests then queue), on one server or a cluster.
+pub(crate) fn create_group(conn: &mut impl redis::ConnectionLike, stream: &str, group: &str) {
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(conn)
+        .unwrap();
+}

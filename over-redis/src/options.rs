@@ -50,6 +50,8 @@ pub enum OptionsError {
     /// settings, which the redis crate takes only in code (inject nothing; use `rediss://` URLs
     /// with the system roots, or a TLS-terminating proxy).
     SentinelAndTls,
+    /// Master credentials (`with_sentinel_master_password` / `_user`) without `with_sentinel`.
+    MasterAuthWithoutSentinel,
     /// A count below its minimum (e.g. `max_concurrent_handlers = 0`, a server that would never
     /// read).
     TooSmall {
@@ -108,6 +110,10 @@ impl fmt::Display for OptionsError {
             Self::SentinelAndTls => f.write_str(
                 "TLS options are not supported with `sentinel`; use `rediss://` sentinel URLs \
                  (system roots) instead",
+            ),
+            Self::MasterAuthWithoutSentinel => f.write_str(
+                "sentinel master credentials are set but `sentinel` is not; put the password \
+                 in the URL for a single server or a cluster",
             ),
             Self::TooSmall { option, min, value } => {
                 write!(f, "`{option}` must be at least {min} (got {value})")
@@ -180,6 +186,7 @@ pub struct ConnectionOptions {
     cluster_urls: Option<Vec<String>>,
     cluster_client: Option<InjectedCluster>,
     sentinel: Option<(Vec<String>, String)>,
+    sentinel_master_auth: Option<(Option<String>, String)>,
     connect_timeout: Duration,
     command_timeout: Duration,
     reconnect_first: Duration,
@@ -257,6 +264,7 @@ impl ConnectionOptions {
             cluster_urls: None,
             cluster_client: None,
             sentinel: None,
+            sentinel_master_auth: None,
             connect_timeout: Duration::from_secs(2),
             command_timeout: Duration::from_secs(10),
             reconnect_first: backoff::INITIAL,
@@ -327,6 +335,27 @@ impl ConnectionOptions {
             sentinel_urls.into_iter().map(Into::into).collect(),
             master_name.into(),
         ));
+        self
+    }
+
+    /// Authenticates to the master (and, after a failover, to the promoted replica) with this
+    /// password (`requirepass`, the `default` user); the sentinels themselves are reached as
+    /// their URLs say. Only with [`with_sentinel`](Self::with_sentinel).
+    #[must_use]
+    pub fn with_sentinel_master_password(mut self, password: impl Into<String>) -> Self {
+        self.sentinel_master_auth = Some((None, password.into()));
+        self
+    }
+
+    /// Authenticates to the master as this ACL user. Only with
+    /// [`with_sentinel`](Self::with_sentinel).
+    #[must_use]
+    pub fn with_sentinel_master_user(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.sentinel_master_auth = Some((Some(username.into()), password.into()));
         self
     }
 
@@ -440,6 +469,8 @@ impl ConnectionOptions {
             if self.tls.is_some() {
                 return Err(OptionsError::SentinelAndTls);
             }
+        } else if self.sentinel_master_auth.is_some() {
+            return Err(OptionsError::MasterAuthWithoutSentinel);
         }
         not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
         not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
@@ -465,7 +496,8 @@ impl ConnectionOptions {
             return open_cluster(seeds, self.tls.as_ref()).map(Endpoint::Cluster);
         }
         if let Some((urls, name)) = &self.sentinel {
-            return open_sentinel(urls, name).map(Endpoint::Sentinel);
+            return open_sentinel(urls, name, self.sentinel_master_auth.as_ref())
+                .map(Endpoint::Sentinel);
         }
         self.resolve_single().map(Endpoint::Single)
     }
@@ -574,6 +606,7 @@ fn cluster_certs(
 fn open_sentinel(
     urls: &[String],
     name: &str,
+    master_auth: Option<&(Option<String>, String)>,
 ) -> Result<std::sync::Arc<tokio::sync::Mutex<redis::sentinel::SentinelClient>>, Error> {
     for url in urls {
         tls_url(url, None)?;
@@ -582,7 +615,13 @@ fn open_sentinel(
         urls.to_vec(),
         // `String` or `impl AsRef<str>`, depending on the redis crate's TLS features.
         String::from(name),
-        None,
+        master_auth.map(|(user, password)| {
+            let mut info = redis::RedisConnectionInfo::default().set_password(password);
+            if let Some(user) = user {
+                info = info.set_username(user);
+            }
+            redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(info)
+        }),
         redis::sentinel::SentinelServerType::Master,
     )
     .map_err(|e| TransportError::backend(format!("invalid sentinel urls {urls:?}"), e))?;

@@ -507,23 +507,7 @@ pub(crate) async fn dead_letter(
     }
     let mut pipe = redis::pipe();
     pipe.atomic();
-    let add = pipe
-        .cmd("XADD")
-        .arg(d.stream)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(d.max_len)
-        .arg("*");
-    for (name, value) in &d.entry.fields {
-        add.arg(name.as_slice()).arg(value.as_slice());
-    }
-    add.arg(fields::DEAD_REASON)
-        .arg(d.reason)
-        .arg(fields::DEAD_ENTRY_ID)
-        .arg(&d.entry.id)
-        .arg(fields::DEAD_DELIVERIES)
-        .arg(d.deliveries)
-        .ignore();
+    pipe.add_command(dead_letter_add(&d)).ignore();
     if let Some((to, json)) = d.reply {
         push_reply(&mut pipe, caps, to, json);
     }
@@ -531,15 +515,9 @@ pub(crate) async fn dead_letter(
     c.pipe::<Value>(&pipe).await.map(drop)
 }
 
-/// [`dead_letter`] on a cluster: the dead-letter entry, then the caller's answer, then the
-/// `XACK`, each on its own key's node and each only after the one before landed (an entry is
-/// never acknowledged without its dead letter; a retry may write the dead letter twice).
-async fn dead_letter_cluster(
-    c: &impl Conn,
-    k: &GroupKeys,
-    caps: ReplyCaps,
-    d: DeadLetter<'_>,
-) -> Result<(), RedisError> {
+/// `XADD <dead> MAXLEN ~ n * <the entry's fields> dead-reason … dead-entry-id … dead-deliveries …`:
+/// the dead-letter entry, the same on one server and on a cluster.
+fn dead_letter_add(d: &DeadLetter<'_>) -> Cmd {
     let mut add = redis::cmd("XADD");
     add.arg(d.stream)
         .arg("MAXLEN")
@@ -555,7 +533,19 @@ async fn dead_letter_cluster(
         .arg(&d.entry.id)
         .arg(fields::DEAD_DELIVERIES)
         .arg(d.deliveries);
-    c.query::<Value>(&add).await?;
+    add
+}
+
+/// [`dead_letter`] on a cluster: the dead-letter entry, then the caller's answer, then the
+/// `XACK`, each on its own key's node and each only after the one before landed (an entry is
+/// never acknowledged without its dead letter; a retry may write the dead letter twice).
+async fn dead_letter_cluster(
+    c: &impl Conn,
+    k: &GroupKeys,
+    caps: ReplyCaps,
+    d: DeadLetter<'_>,
+) -> Result<(), RedisError> {
+    c.query::<Value>(&dead_letter_add(&d)).await?;
     if let Some((to, json)) = d.reply {
         let mut pipe = redis::pipe();
         pipe.atomic();

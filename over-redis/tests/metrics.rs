@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use clamator_protocol::metrics::names;
 use clamator_testkit::metrics::{value, Series, TestRecorder};
-use redis::Commands;
 use serde_json::json;
 use support::arith::{self, AddParams, Probe};
 use support::{eventually, start_client, start_server, TestKeys};
@@ -32,23 +31,6 @@ fn xadd(conn: &mut redis::Connection, stream: &str, fields: &[(&str, &str)]) -> 
     cmd.query(conn).unwrap()
 }
 
-/// Reads every entry into a consumer that will never answer (a crashed server's pending list).
-fn ghost_read(conn: &mut redis::Connection, stream: &str) -> Vec<String> {
-    let reply: redis::streams::StreamReadReply = conn
-        .xread_options(
-            &[stream],
-            &[">"],
-            &redis::streams::StreamReadOptions::default().group("arith", "arith:ghost"),
-        )
-        .unwrap();
-    reply
-        .keys
-        .into_iter()
-        .flat_map(|k| k.ids)
-        .map(|i| i.id)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_moves_in_one_scripted_run() {
     TestRecorder::global();
@@ -64,7 +46,7 @@ async fn every_metric_moves_in_one_scripted_run() {
     let note = r#"{"jsonrpc":"2.0","method":"arith.record","params":{"text":"x"}}"#;
     xadd(&mut conn, &stream, &[("type", "rpc"), ("envelope", note)]);
     xadd(&mut conn, &stream, &[("type", "rpc"), ("envelope", note)]);
-    let ghost = ghost_read(&mut conn, &stream);
+    let ghost = support::ghost_read(&mut conn, &stream);
     assert_eq!(ghost.len(), 2);
     let _: redis::Value = redis::cmd("XCLAIM")
         .arg(&stream)
@@ -231,14 +213,7 @@ async fn every_metric_moves_in_one_scripted_run() {
     .await;
 
     // Every connection of both sides killed: each reconnects, and calls go on.
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut conn)
-        .unwrap();
+    let killed: i64 = support::kill_normal_clients(&mut conn);
     assert!(killed >= 4, "killed {killed} connections");
     let sum = client
         .call_with_timeout(

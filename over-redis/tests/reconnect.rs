@@ -22,14 +22,7 @@ async fn calls_work_again_after_client_kill() {
             .sum,
         2
     );
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut keys.conn())
-        .unwrap();
+    let killed: i64 = support::kill_normal_clients(&mut keys.conn());
     assert!(killed >= 4, "killed {killed} connections");
     // Writes, the reply reader and the consumer loop all reconnect on their own.
     let sum = client

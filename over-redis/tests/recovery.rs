@@ -133,27 +133,6 @@ async fn a_live_server_keeps_its_long_running_entries() {
     b.stop(Duration::from_secs(1)).await;
 }
 
-/// Reads every new entry as a consumer that then "dies" (never acknowledges).
-fn ghost_read(conn: &mut redis::Connection, stream: &str) -> Vec<String> {
-    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("arith")
-        .arg("arith:ghost")
-        .arg("COUNT")
-        .arg(1000)
-        .arg("STREAMS")
-        .arg(stream)
-        .arg(">")
-        .query(conn)
-        .unwrap();
-    reply
-        .keys
-        .into_iter()
-        .flat_map(|k| k.ids)
-        .map(|i| i.id)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_delivered_too_often_goes_to_the_dead_letter_stream() {
     let keys = TestKeys::new("poison");
@@ -167,7 +146,7 @@ async fn an_entry_delivered_too_often_goes_to_the_dead_letter_stream() {
         conn.xlen::<_, usize>(&stream).unwrap() == 1
     })
     .await;
-    let ids = ghost_read(&mut conn, &stream);
+    let ids = support::ghost_read(&mut conn, &stream);
     // As if it had been delivered 5 times and crashed its server each time.
     let _: redis::Value = redis::cmd("XCLAIM")
         .arg(&stream)
@@ -239,7 +218,7 @@ async fn reclaim_follows_the_cursor_and_skips_deleted_entries() {
             .xadd(&stream, "*", &[("type", "rpc"), ("envelope", env.as_str())])
             .unwrap();
     }
-    let ids = ghost_read(&mut conn, &stream);
+    let ids = support::ghost_read(&mut conn, &stream);
     assert_eq!(ids.len(), 80);
     let _: i64 = conn.xdel(&stream, &[&ids[3]]).unwrap();
     let probe = Probe::default();
@@ -273,7 +252,7 @@ async fn trimming_never_removes_pending_or_unread_entries() {
     for _ in 0..3 {
         ids.push(conn.xadd(&stream, "*", &[("envelope", note)]).unwrap());
     }
-    ghost_read(&mut conn, &stream);
+    support::ghost_read(&mut conn, &stream);
     // A peer acknowledged 1 and 3 without deleting them; 2 is still pending.
     let _: i64 = conn.xack(&stream, "arith", &[&ids[0], &ids[2]]).unwrap();
     // Another group that has read nothing yet after entry 3.

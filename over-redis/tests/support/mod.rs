@@ -147,3 +147,37 @@ pub(crate) fn create_group(conn: &mut impl redis::ConnectionLike, stream: &str, 
         .query(conn)
         .unwrap();
 }
+
+/// Reads every new entry as a consumer that then "dies" (never acknowledges).
+pub(crate) fn ghost_read(conn: &mut redis::Connection, stream: &str) -> Vec<String> {
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("arith")
+        .arg("arith:ghost")
+        .arg("COUNT")
+        .arg(1000)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(">")
+        .query(conn)
+        .unwrap();
+    reply
+        .keys
+        .into_iter()
+        .flat_map(|k| k.ids)
+        .map(|i| i.id)
+        .collect()
+}
+
+/// `CLIENT KILL TYPE normal SKIPME yes`: drops every client connection but the asking one (a
+/// network cut for both sides at once); returns how many were killed.
+pub(crate) fn kill_normal_clients(conn: &mut redis::Connection) -> i64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(conn)
+        .unwrap()
+}

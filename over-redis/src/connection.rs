@@ -275,6 +275,30 @@ impl SharedConnection {
         result
     }
 
+    /// [`query_at`](Self::query_at), also saying which connection (generation) it ran on:
+    /// a `WAIT` confirms only the writes made over the same connection.
+    pub(crate) async fn query_at_generation<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+        key: &str,
+    ) -> Result<(u64, T), RedisError> {
+        let (generation, mut conn) = self.get().await?;
+        let result = conn.query_at(cmd, key).await;
+        self.judge(generation, &result);
+        result.map(|v| (generation, v))
+    }
+
+    /// [`query`](Self::query), also saying which connection (generation) it ran on.
+    pub(crate) async fn query_generation<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+    ) -> Result<(u64, T), RedisError> {
+        let (generation, mut conn) = self.get().await?;
+        let result = cmd.query_async(&mut conn).await;
+        self.judge(generation, &result);
+        result.map(|v| (generation, v))
+    }
+
     /// Replaces the connection of `generation` after an error that calls for it.
     fn judge<T>(&self, generation: u64, result: &Result<T, RedisError>) {
         if let Err(e) = result {

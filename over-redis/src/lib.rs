@@ -31,6 +31,7 @@ mod metrics;
 mod ops;
 mod options;
 mod presence;
+mod replication;
 mod server;
 mod stats;
 mod telemetry;
@@ -51,6 +52,7 @@ pub use options::{
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_URL,
 };
 pub use presence::{PresenceOptions, INDEX_RETENTION, MIN_HEARTBEAT};
+pub use replication::NotReplicated;
 pub use server::{RedisRpcServer, RedisServerTransport};
 pub use stats::{ClientStats, ServerStats};
 

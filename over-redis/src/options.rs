@@ -88,6 +88,18 @@ pub enum OptionsError {
     },
     /// `group_start_id` is neither `$` nor a stream id.
     InvalidStartId(String),
+    /// A duration that must stay below another (a replica `WAIT` as long as the command
+    /// timeout would be cut off and read as a dead connection).
+    NotBelow {
+        /// The option's name.
+        option: &'static str,
+        /// The option it must stay below.
+        limit: &'static str,
+        /// The duration given.
+        value: Duration,
+        /// The limit's duration.
+        max: Duration,
+    },
     /// The reconnect backoff's longest delay is below its first.
     BackoffOrder {
         /// The first delay.
@@ -128,6 +140,15 @@ impl fmt::Display for OptionsError {
             Self::InvalidStartId(id) => write!(
                 f,
                 "`group_start_id` must be `$` or a stream id such as `0` (got \"{id}\")"
+            ),
+            Self::NotBelow {
+                option,
+                limit,
+                value,
+                max,
+            } => write!(
+                f,
+                "`{option}` ({value:?}) must be below `{limit}` ({max:?})"
             ),
             Self::BackoffOrder { first, max } => write!(
                 f,
@@ -192,6 +213,7 @@ pub struct ConnectionOptions {
     reconnect_first: Duration,
     reconnect_max: Duration,
     tls: Option<TlsOptions>,
+    replicated_writes: Option<(usize, Duration)>,
 }
 
 /// An injected cluster client (which has no `Debug` of its own).
@@ -270,6 +292,7 @@ impl ConnectionOptions {
             reconnect_first: backoff::INITIAL,
             reconnect_max: backoff::MAX,
             tls: None,
+            replicated_writes: None,
         }
     }
 
@@ -401,6 +424,37 @@ impl ConnectionOptions {
         self
     }
 
+    /// Makes a request, a notification or a consumer group count as written only once
+    /// `replicas` replicas hold it (Redis `WAIT replicas timeout` after the write), so a
+    /// primary that dies right after taking a call (SIGKILL, a lost host) cannot take the call
+    /// with it: the replica a failover promotes has it. Redis replicates asynchronously by
+    /// default, and without this a Sentinel or cluster failover can lose the calls in flight.
+    ///
+    /// A write whose confirmation was lost with its connection is written again (at least
+    /// once; the caller drops a duplicate reply). While fewer replicas answer, writes wait,
+    /// one `WAIT` of `timeout` after another, until the call's timeout; then the call fails
+    /// with a backend error whose source is [`NotReplicated`](crate::NotReplicated). Writes in
+    /// flight together share one `WAIT`. Replies need none: on one server a reply and its
+    /// acknowledgement replicate together, so losing both means the request is delivered
+    /// again; on a cluster, where they live on different nodes, each reply waits for its
+    /// replicas before the acknowledgement is written. `replicas` at least 1; `timeout` at
+    /// least 1 ms and below the command timeout. The cost is in the README ("Deploying").
+    #[must_use]
+    pub fn with_replicated_writes(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.replicated_writes = Some((replicas, timeout));
+        self
+    }
+
+    /// `(replicas, timeout)`; see [`with_replicated_writes`](Self::with_replicated_writes).
+    pub fn replicated_writes(&self) -> Option<(usize, Duration)> {
+        self.replicated_writes
+    }
+
+    pub(crate) fn replicas(&self) -> Option<crate::replication::Replicas> {
+        self.replicated_writes
+            .map(|(count, timeout)| crate::replication::Replicas { count, timeout })
+    }
+
     /// The injected client, if any.
     pub fn redis(&self) -> Option<&redis::Client> {
         self.redis.as_ref()
@@ -475,6 +529,24 @@ impl ConnectionOptions {
         not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
         not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
         not_shorter("reconnect_backoff", self.reconnect_first, MIN_MILLIS)?;
+        if let Some((replicas, timeout)) = self.replicated_writes {
+            if replicas == 0 {
+                return Err(OptionsError::TooSmall {
+                    option: "replicated_writes.replicas",
+                    min: 1,
+                    value: replicas,
+                });
+            }
+            not_shorter("replicated_writes.timeout", timeout, MIN_MILLIS)?;
+            if timeout >= self.command_timeout {
+                return Err(OptionsError::NotBelow {
+                    option: "replicated_writes.timeout",
+                    limit: "command_timeout",
+                    value: timeout,
+                    max: self.command_timeout,
+                });
+            }
+        }
         if self.reconnect_max < self.reconnect_first {
             return Err(OptionsError::BackoffOrder {
                 first: self.reconnect_first,
@@ -785,6 +857,14 @@ impl RedisServerOptions {
     #[must_use]
     pub fn with_cluster_client(mut self, client: redis::cluster::ClusterClient) -> Self {
         self.connection = self.connection.with_cluster_client(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_replicated_writes`] on this server's connection
+    /// options.
+    #[must_use]
+    pub fn with_replicated_writes(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.connection = self.connection.with_replicated_writes(replicas, timeout);
         self
     }
 
@@ -1120,6 +1200,14 @@ impl RedisClientOptions {
     #[must_use]
     pub fn with_cluster_client(mut self, client: redis::cluster::ClusterClient) -> Self {
         self.connection = self.connection.with_cluster_client(client);
+        self
+    }
+
+    /// Shorthand for [`ConnectionOptions::with_replicated_writes`] on this client's connection
+    /// options.
+    #[must_use]
+    pub fn with_replicated_writes(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.connection = self.connection.with_replicated_writes(replicas, timeout);
         self
     }
 

@@ -24,6 +24,7 @@ use crate::connection::{is_transient, Endpoint, SharedConnection};
 use crate::keys::{self, fields};
 use crate::ops;
 use crate::options::RedisClientOptions;
+use crate::replication::{self, Gates, ReplicatedError};
 use crate::stats::{bump, ClientCounters, ClientStats};
 
 /// First and longest pause between attempts to write a request through a transient failure
@@ -53,6 +54,8 @@ pub(crate) struct Backend {
     /// Where the reply reader's dedicated connection is opened.
     pub(crate) endpoint: Endpoint,
     pub(crate) conn: SharedConnection,
+    /// With replicated writes: where writes wait for their replicas.
+    pub(crate) gates: Option<Gates>,
 }
 
 /// What the reply reader and the senders share.
@@ -110,6 +113,10 @@ impl RedisClientTransport {
             .and_then(|()| opts.connection().resolve().map_err(|e| e.to_string()))
             .map(|endpoint| Backend {
                 conn: SharedConnection::new(endpoint.clone(), opts.connection()),
+                gates: opts
+                    .connection()
+                    .replicas()
+                    .map(|r| Gates::new(r, endpoint.is_cluster())),
                 endpoint,
             });
         Self {
@@ -188,12 +195,40 @@ impl RedisClientTransport {
         args: &[(&str, &str)],
         give_up: Instant,
     ) -> Result<String, Error> {
-        let conn = &self.shared.backend()?.conn;
+        let backend = self.shared.backend()?;
         let stream = keys::command_stream(self.shared.opts.key_prefix(), service);
+        let Some(gates) = &backend.gates else {
+            return self
+                .xadd_once(&backend.conn, &stream, args, give_up)
+                .await
+                .map(|(_, id)| id);
+        };
+        let written = replication::write_replicated(&backend.conn, gates, &stream, give_up, || {
+            self.xadd_once(&backend.conn, &stream, args, give_up)
+        })
+        .await;
+        written.map_err(|e| match e {
+            ReplicatedError::Write(e) => e,
+            ReplicatedError::Wait(e) => TransportError::backend("redis wait failed", e).into(),
+            ReplicatedError::NotReplicated(e) => {
+                TransportError::backend("xadd not replicated", e).into()
+            }
+        })
+    }
+
+    /// One write of an entry, retried on transient failures (see [`xadd`](Self::xadd));
+    /// returns the connection generation it landed over and the entry id.
+    async fn xadd_once(
+        &self,
+        conn: &SharedConnection,
+        stream: &str,
+        args: &[(&str, &str)],
+        give_up: Instant,
+    ) -> Result<(u64, String), Error> {
         let mut backoff = Backoff::new(XADD_RETRY_FIRST, XADD_RETRY_MAX);
         loop {
-            match ops::add_entry(conn, &stream, args).await {
-                Ok(id) => return Ok(id),
+            match ops::add_entry(conn, stream, args).await {
+                Ok(written) => return Ok(written),
                 Err(e) if is_transient(&e) && Instant::now() < give_up => {
                     tracing::warn!(error = %e, "redis xadd failed, retrying");
                     bump(&self.shared.stats.xadd_retries);

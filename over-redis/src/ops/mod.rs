@@ -133,6 +133,9 @@ pub(crate) struct ReplyCaps {
     pub(crate) max_len: usize,
     /// `PEXPIRE` in ms (at least 1); `None`: no expiry.
     pub(crate) ttl_ms: Option<u64>,
+    /// On a cluster with replicated writes: the replicas each reply waits for (on its own
+    /// node) before the acknowledgement is written on the command stream's.
+    pub(crate) replicas: Option<crate::replication::Replicas>,
 }
 
 /// A duration as the whole milliseconds Redis takes.
@@ -153,20 +156,24 @@ fn is_no_such_key(e: &RedisError) -> bool {
 // ---- groups -------------------------------------------------------------------------------
 
 /// `XGROUP CREATE <stream> <group> <start> MKSTREAM`; `BUSYGROUP` (it exists) is success.
+/// Returns the generation of the shared connection it ran over (for a `WAIT` confirming it).
 pub(crate) async fn create_group(
-    c: &impl Conn,
+    c: &SharedConnection,
     k: &GroupKeys,
     start_id: &str,
-) -> Result<(), RedisError> {
+) -> Result<u64, RedisError> {
     let mut cmd = redis::cmd("XGROUP");
     cmd.arg("CREATE")
         .arg(&k.stream)
         .arg(&k.group)
         .arg(start_id)
         .arg("MKSTREAM");
-    match c.query::<()>(&cmd).await {
-        Err(e) if has_code(&e, "BUSYGROUP") => Ok(()),
-        other => other,
+    match c.query_generation::<()>(&cmd).await {
+        Ok((generation, ())) => Ok(generation),
+        // Someone created it: a `WAIT` over the current connection then confirms only that
+        // enough replicas are there.
+        Err(e) if has_code(&e, "BUSYGROUP") => Ok(c.get().await?.0),
+        Err(e) => Err(e),
     }
 }
 
@@ -300,20 +307,27 @@ pub(crate) async fn trim_below(
     c.query::<Value>(&cmd).await.map(drop)
 }
 
-/// `XADD <stream> * <field> <value> …`: a request or notification; returns the entry id
-/// (empty if the reply had an unknown shape).
+/// `XADD <stream> * <field> <value> …` on the shared connection: a request or notification;
+/// returns the connection's generation (a `WAIT` confirming it must run on the same
+/// connection) and the entry id (empty if the reply had an unknown shape).
 pub(crate) async fn add_entry(
-    c: &impl Conn,
+    c: &SharedConnection,
     stream: &str,
     entry_fields: &[(&str, &str)],
-) -> Result<String, RedisError> {
+) -> Result<(u64, String), RedisError> {
+    let (generation, v): (u64, Value) = c
+        .query_generation(&add_entry_cmd(stream, entry_fields))
+        .await?;
+    Ok((generation, reply::string(&v).unwrap_or_default()))
+}
+
+fn add_entry_cmd(stream: &str, entry_fields: &[(&str, &str)]) -> Cmd {
     let mut cmd = redis::cmd("XADD");
     cmd.arg(stream).arg("*");
     for (k, v) in entry_fields {
         cmd.arg(*k).arg(*v);
     }
-    let v: Value = c.query(&cmd).await?;
-    Ok(reply::string(&v).unwrap_or_default())
+    cmd
 }
 
 /// `DEL <key>`.
@@ -456,7 +470,10 @@ where
                 Err(RedisError::from(e.clone()))
             }
             Some(Value::ServerError(e)) => Ok(ReplyOutcome::Refused(e.clone())),
-            _ => Ok(ReplyOutcome::Written),
+            _ => {
+                wait_replicas(c, caps, to).await?;
+                Ok(ReplyOutcome::Written)
+            }
         }
     });
     let replies = futures_util::future::try_join_all(writes).await?;
@@ -546,13 +563,33 @@ async fn dead_letter_cluster(
     d: DeadLetter<'_>,
 ) -> Result<(), RedisError> {
     c.query::<Value>(&dead_letter_add(&d)).await?;
+    wait_replicas(c, caps, d.stream).await?;
     if let Some((to, json)) = d.reply {
         let mut pipe = redis::pipe();
         pipe.atomic();
         push_reply(&mut pipe, caps, to, json);
         c.pipe::<Value>(&pipe).await?;
+        wait_replicas(c, caps, to).await?;
     }
     ack(c, k, std::slice::from_ref(&d.entry.id)).await
+}
+
+/// With [`ReplyCaps::replicas`]: `WAIT` on the node owning `key` for the write just made there,
+/// so the acknowledgement written next (on another node) cannot outlive it in a failover. Too
+/// few replicas is an error the commit retries, like a connection failure.
+async fn wait_replicas(c: &impl Conn, caps: ReplyCaps, key: &str) -> Result<(), RedisError> {
+    let Some(replicas) = caps.replicas else {
+        return Ok(());
+    };
+    let acked: usize = c.query_at(&replicas.wait_cmd(), key).await?;
+    if acked < replicas.count {
+        let short = crate::replication::NotReplicated {
+            acked,
+            wanted: replicas.count,
+        };
+        return Err(RedisError::from(std::io::Error::other(short)));
+    }
+    Ok(())
 }
 
 // ---- the client's reply round -------------------------------------------------------------

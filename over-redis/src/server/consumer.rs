@@ -97,7 +97,9 @@ pub(crate) async fn consumer_loop(ctx: Arc<ServiceCtx>) {
                     service,
                     "redis consumer group missing, recreating: service={service}"
                 );
-                if let Err(e) = ops::create_group(&ctx.shared.conn, &ctx.keys, "0").await {
+                let give_up =
+                    std::time::Instant::now() + ctx.shared.opts.connection().command_timeout();
+                if let Err(e) = ctx.shared.create_group(&ctx.keys, "0", give_up).await {
                     tracing::error!(service, error = %e, "redis consumer loop error: service={service}");
                     bump(&ctx.shared.stats.loop_errors);
                     sleep_or_cancel(backoff.next_delay(), &ctx.run.intake).await;

@@ -28,6 +28,7 @@ use self::service::ServiceCtx;
 use self::shared::ServerShared;
 use crate::ops;
 use crate::options::RedisServerOptions;
+use crate::replication::ReplicatedError;
 use crate::stats::{ServerCounters, ServerStats};
 
 /// The tasks of a started server.
@@ -124,19 +125,17 @@ impl ServerTransport for RedisServerTransport {
         let start_id = shared.opts.group_start_id();
         let reply_probe = crate::keys::reply_stream(shared.opts.key_prefix(), "clamator-preflight");
         for ctx in &ctxs {
-            ops::create_group(&shared.conn, &ctx.keys, start_id)
+            let give_up = std::time::Instant::now() + shared.opts.connection().command_timeout();
+            shared
+                .create_group(&ctx.keys, start_id, give_up)
                 .await
-                .map_err(|e| {
-                    if crate::connection::has_code(&e, "NOPERM") {
-                        TransportError::Config(
-                            ops::preflight::Refusal::Denied {
-                                command: "XGROUP CREATE".into(),
-                                message: e.to_string(),
-                            }
-                            .to_string(),
-                        )
-                    } else {
-                        TransportError::backend("xgroup create failed", e)
+                .map_err(|e| match e {
+                    ReplicatedError::Write(e) => group_create_failed(e),
+                    ReplicatedError::Wait(e) => {
+                        TransportError::backend("redis wait after xgroup create failed", e)
+                    }
+                    ReplicatedError::NotReplicated(e) => {
+                        TransportError::backend("xgroup create not replicated", e)
                     }
                 })?;
             let probes = ops::preflight::server_probes(&ctx.keys, &reply_probe, &ctx.dead);
@@ -244,3 +243,19 @@ impl ServerTransport for RedisServerTransport {
 /// # Ok(()) }
 /// ```
 pub type RedisRpcServer = RpcServerCore<RedisServerTransport>;
+
+/// Why `start` could not create a consumer group: a denied permission is named (with the
+/// command), anything else is a backend failure.
+fn group_create_failed(e: redis::RedisError) -> TransportError {
+    if crate::connection::has_code(&e, "NOPERM") {
+        TransportError::Config(
+            ops::preflight::Refusal::Denied {
+                command: "XGROUP CREATE".into(),
+                message: e.to_string(),
+            }
+            .to_string(),
+        )
+    } else {
+        TransportError::backend("xgroup create failed", e)
+    }
+}

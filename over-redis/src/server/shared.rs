@@ -3,11 +3,12 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::connection::{Endpoint, SharedConnection};
 use crate::ops;
 use crate::options::RedisServerOptions;
+use crate::replication::{self, Gates, ReplicatedError};
 use crate::stats::ServerCounters;
 
 /// What every loop of one server shares.
@@ -21,6 +22,8 @@ pub(crate) struct ServerShared {
     pub(crate) stats: Arc<ServerCounters>,
     /// How replies are written (from the options, computed once).
     pub(crate) reply_caps: ops::ReplyCaps,
+    /// With replicated writes: where consumer-group writes wait for their replicas.
+    pub(crate) gates: Option<Gates>,
     /// Redis clock minus local clock, in ms: entry ids carry Redis time.
     clock_offset_ms: AtomicI64,
 }
@@ -31,16 +34,44 @@ impl ServerShared {
         endpoint: Endpoint,
         stats: Arc<ServerCounters>,
     ) -> Self {
+        let cluster = endpoint.is_cluster();
         Self {
             conn: SharedConnection::new(endpoint.clone(), opts.connection()),
             endpoint,
             reply_caps: ops::ReplyCaps {
                 max_len: opts.reply_stream_max_len(),
                 ttl_ms: opts.reply_stream_ttl().map(ops::millis),
+                // One server replicates a reply with its acknowledgement; only a cluster, where
+                // they live on different nodes, waits between the two.
+                replicas: opts.connection().replicas().filter(|_| cluster),
             },
+            gates: opts.connection().replicas().map(|r| Gates::new(r, cluster)),
             opts,
             stats,
             clock_offset_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Creates the consumer group of `keys` (from `start_id`); with replicated writes, waits
+    /// (until `give_up`) for its replicas, so a failover cannot promote a replica without it
+    /// (clients would see "no server" until the server noticed).
+    pub(crate) async fn create_group(
+        &self,
+        keys: &ops::GroupKeys,
+        start_id: &str,
+        give_up: Instant,
+    ) -> Result<(), ReplicatedError<redis::RedisError>> {
+        let create = || async {
+            ops::create_group(&self.conn, keys, start_id)
+                .await
+                .map(|generation| (generation, ()))
+        };
+        match &self.gates {
+            None => create().await.map(drop).map_err(ReplicatedError::Write),
+            Some(gates) => {
+                replication::write_replicated(&self.conn, gates, &keys.stream, give_up, create)
+                    .await
+            }
         }
     }
 

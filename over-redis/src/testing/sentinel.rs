@@ -1,5 +1,5 @@
-//! A local Sentinel deployment: one primary, one replica and three sentinels watching them,
-//! for failover tests.
+//! A local Sentinel deployment: one primary, one or more replicas and three sentinels watching
+//! them, for failover tests.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,27 +7,35 @@ use std::time::{Duration, Instant};
 use super::process::RedisProcess;
 use super::{connect, unavailable, TestRedisError};
 
-/// A primary, its replica and three sentinels (quorum 2) on free loopback ports; stopped and
+/// A primary, its replicas and three sentinels (quorum 2) on free loopback ports; stopped and
 /// their files removed on drop. A killed primary is failed over in about two seconds.
 pub struct RedisSentinels {
     master_name: String,
     primary: RedisProcess,
-    replica: RedisProcess,
+    replicas: Vec<RedisProcess>,
     sentinels: Vec<RedisProcess>,
     dir: PathBuf,
 }
 
 impl RedisSentinels {
-    /// Starts the five processes and waits until the replica is in sync and every sentinel
-    /// knows it.
+    /// Starts a primary, one replica and three sentinels, and waits until the replica is in
+    /// sync and every sentinel knows it.
     pub fn start() -> Result<Self, TestRedisError> {
+        Self::start_with_replicas(1)
+    }
+
+    /// [`start`](Self::start) with `replicas` replicas (at least 1): with two, a failover
+    /// leaves the new primary a replica, which replicated writes
+    /// ([`ConnectionOptions::with_replicated_writes`](crate::ConnectionOptions::with_replicated_writes))
+    /// need to go on writing.
+    pub fn start_with_replicas(replicas: usize) -> Result<Self, TestRedisError> {
         let master_name = "clamator".to_owned();
         let dir = std::env::temp_dir().join(format!(
             "clamator-sentinel-{}",
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| unavailable(format!("temp dir: {e}")))?;
-        // Both data nodes write their files (a replica's full-sync RDB) under `dir`, not
+        // Every data node writes its files (a replica's full-sync RDB) under `dir`, not
         // into the test's working directory.
         let data_dir = dir.display().to_string();
         let primary = RedisProcess::start_with(&[
@@ -41,17 +49,20 @@ impl RedisSentinels {
             "0",
         ])?;
         let primary_port = primary.port().to_string();
-        let replica = RedisProcess::start_with(&[
-            "--dir",
-            &data_dir,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &primary_port,
-        ])?;
+        let mut replica_nodes = Vec::new();
+        for _ in 0..replicas.max(1) {
+            replica_nodes.push(RedisProcess::start_with(&[
+                "--dir",
+                &data_dir,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--replicaof",
+                "127.0.0.1",
+                &primary_port,
+            ])?);
+        }
         let mut sentinels = Vec::new();
         for i in 0..3 {
             let conf = dir.join(format!("sentinel-{i}.conf"));
@@ -67,12 +78,17 @@ impl RedisSentinels {
         let me = Self {
             master_name,
             primary,
-            replica,
+            replicas: replica_nodes,
             sentinels,
             dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !me.replica_known() || !super::cluster::replica_synced_or_primary(&me.replica.url()) {
+        while !me.replicas_known()
+            || !me
+                .replicas
+                .iter()
+                .all(|r| super::cluster::replica_synced_or_primary(&r.url()))
+        {
             if Instant::now() >= deadline {
                 return Err(unavailable("sentinels did not discover the replica".into()));
             }
@@ -96,9 +112,14 @@ impl RedisSentinels {
         &mut self.primary
     }
 
-    /// The process started as replica (promoted by a failover).
+    /// The (first) process started as replica.
     pub fn replica(&mut self) -> &mut RedisProcess {
-        &mut self.replica
+        &mut self.replicas[0]
+    }
+
+    /// Every process started as replica (a failover promotes one of them).
+    pub fn replicas(&mut self) -> &mut [RedisProcess] {
+        &mut self.replicas
     }
 
     /// The port the sentinels currently name as primary.
@@ -118,12 +139,14 @@ impl RedisSentinels {
         None
     }
 
-    /// Waits until the sentinels name the replica as primary and it accepts writes.
+    /// Waits until the sentinels name one of the replicas as primary and it says it is one.
     pub fn wait_failover(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
-            if self.current_primary_port() == Some(self.replica.port()) && self.replica_is_primary()
-            {
+            let promoted = self
+                .current_primary_port()
+                .and_then(|port| self.replicas.iter().find(|r| r.port() == port));
+            if promoted.is_some_and(|r| is_primary(&r.url())) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -131,18 +154,8 @@ impl RedisSentinels {
         false
     }
 
-    fn replica_is_primary(&self) -> bool {
-        connect(&self.replica.url())
-            .and_then(|mut c| redis::cmd("ROLE").query::<redis::Value>(&mut c))
-            .is_ok_and(|role| match role {
-                redis::Value::Array(items) => {
-                    matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"master")
-                }
-                _ => false,
-            })
-    }
-
-    fn replica_known(&self) -> bool {
+    fn replicas_known(&self) -> bool {
+        let wanted = self.replicas.len();
         self.sentinel_urls().iter().all(|url| {
             connect(url)
                 .and_then(|mut c| {
@@ -151,9 +164,21 @@ impl RedisSentinels {
                         .arg(&self.master_name)
                         .query::<Vec<redis::Value>>(&mut c)
                 })
-                .is_ok_and(|replicas| !replicas.is_empty())
+                .is_ok_and(|replicas| replicas.len() >= wanted)
         })
     }
+}
+
+/// True when the node at `url` answers `ROLE` as a primary.
+fn is_primary(url: &str) -> bool {
+    connect(url)
+        .and_then(|mut c| redis::cmd("ROLE").query::<redis::Value>(&mut c))
+        .is_ok_and(|role| match role {
+            redis::Value::Array(items) => {
+                matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"master")
+            }
+            _ => false,
+        })
 }
 
 impl Drop for RedisSentinels {

@@ -7,6 +7,7 @@
 pub(crate) mod arith;
 pub(crate) mod cluster;
 pub(crate) mod load;
+pub(crate) mod sentinel;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,9 @@
 //! The Redis a run measures against: one plain server (the default, with the Python peer and
-//! the raw floor), one TLS server, or a 3-primary cluster (Rust side only; the floor and the
-//! peer's client speak to one node). Within this binary a cluster travels as the "URL"
-//! `cluster:<seed>,<seed>,…`, so the server subprocesses take it like any other URL.
+//! the raw floor), one TLS server, a 3-primary cluster (Rust side only; the floor and the
+//! peer's client speak to one node), or a primary with one replica and replicated writes on
+//! (Rust side only: the peers have no such mode). Within this binary a cluster travels as the
+//! "URL" `cluster:<seed>,<seed>,…` and a replicated primary as `replicated:<url>`, so the
+//! server subprocesses take them like any other URL.
 
 use std::time::Duration;
 
@@ -18,6 +20,9 @@ pub(crate) enum Kind {
     Tls,
     /// 3 primaries + 3 replicas (`--cluster-enabled yes`).
     Cluster,
+    /// One primary and one replica, every request waiting for it
+    /// (`with_replicated_writes(1, 1 s)`).
+    Replicated,
 }
 
 /// The running deployment; stopped on drop.
@@ -28,9 +33,16 @@ pub(crate) enum Deployment {
     Tls(RedisProcess, #[allow(dead_code)] TestPki),
     /// A cluster.
     Cluster(RedisCluster),
+    /// A primary and its replica (held so it runs as long as the primary).
+    Replicated(RedisProcess, #[allow(dead_code)] RedisProcess),
 }
 
 const CLUSTER: &str = "cluster:";
+const REPLICATED: &str = "replicated:";
+
+/// The replicas each write waits for in a replicated run, and how long one `WAIT` may take.
+const REPLICAS: usize = 1;
+const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Deployment {
     pub(crate) fn start(kind: Kind) -> Result<Self, String> {
@@ -48,6 +60,22 @@ impl Deployment {
                 }
                 Self::Cluster(cluster)
             }
+            Kind::Replicated => {
+                let primary = RedisProcess::start().map_err(|e| e.to_string())?;
+                let port = primary.port().to_string();
+                let replica = RedisProcess::start_with(&[
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--replicaof",
+                    "127.0.0.1",
+                    &port,
+                ])
+                .map_err(|e| e.to_string())?;
+                wait_replica_online(&primary.url())?;
+                Self::Replicated(primary, replica)
+            }
         })
     }
 
@@ -58,19 +86,46 @@ impl Deployment {
             // The redis crate's fragment for "TLS without certificate checks".
             Self::Tls(p, _) => format!("{}/#insecure", p.url()),
             Self::Cluster(c) => format!("{CLUSTER}{}", c.seed_urls().join(",")),
+            Self::Replicated(p, _) => format!("{REPLICATED}{}", p.url()),
         }
     }
 
     /// True when only the Rust side can run (no raw floor, no Python peer).
     pub(crate) fn rust_only(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        matches!(self, Self::Cluster(_) | Self::Replicated(..))
+    }
+}
+
+/// Waits until the primary at `url` lists its replica as online (synced).
+fn wait_replica_online(url: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut conn = redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .map_err(|e| e.to_string())?;
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut conn)
+            .map_err(|e| e.to_string())?;
+        if info.contains("state=online") {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err("the bench replica did not sync in 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// The transport's connection options for a [`Deployment::url`].
 pub(crate) fn connection(url: &str) -> ConnectionOptions {
-    match url.strip_prefix(CLUSTER) {
-        Some(seeds) => ConnectionOptions::new().with_cluster_urls(seeds.split(',')),
-        None => ConnectionOptions::new().with_redis_url(url),
+    if let Some(seeds) = url.strip_prefix(CLUSTER) {
+        return ConnectionOptions::new().with_cluster_urls(seeds.split(','));
     }
+    if let Some(primary) = url.strip_prefix(REPLICATED) {
+        return ConnectionOptions::new()
+            .with_redis_url(primary)
+            .with_replicated_writes(REPLICAS, WAIT_TIMEOUT);
+    }
+    ConnectionOptions::new().with_redis_url(url)
 }

@@ -54,6 +54,7 @@ async fn a_shared_cluster_serves_recovers_dead_letters_reconnects_and_reshards()
     a_poison_entry_is_dead_lettered(&mut cluster, &seeds).await;
     calls_work_again_after_every_node_kills_its_clients(&mut cluster, &seeds).await;
     a_slot_migration_under_load_loses_no_call(&mut cluster, &seeds).await;
+    replicated_writes_wait_on_every_node_they_write(&mut cluster, &seeds).await;
     println!("shared cluster test: {:?}", started.elapsed());
 }
 
@@ -307,6 +308,40 @@ async fn a_poison_entry_is_dead_lettered(cluster: &mut RedisCluster, seeds: &[St
         pending(&mut conn, &stream) == 0
     })
     .await;
+    client.stop().await;
+    server.stop(Duration::from_secs(1)).await;
+}
+
+/// With replicated writes each request waits for its replica on the command stream's node and
+/// each reply on the reply stream's node (before the acknowledgement on another node).
+async fn replicated_writes_wait_on_every_node_they_write(
+    cluster: &mut RedisCluster,
+    seeds: &[String],
+) {
+    let p = prefix_across_nodes(cluster, "replicated");
+    let waits = |seeds: &[String]| seeds.iter().map(|u| support::wait_calls(u)).sum::<u64>();
+    let before = waits(seeds);
+    let one_replica = Duration::from_secs(1);
+    let server = cluster_server(seeds, &p, Probe::default(), |o| {
+        o.with_replicated_writes(1, one_replica)
+    })
+    .await;
+    let client = cluster_client(seeds, &p, |o| o.with_replicated_writes(1, one_replica)).await;
+    const CALLS: i64 = 200;
+    let calls = (0..CALLS).map(|a| {
+        let client = &client;
+        async move { client.call(arith::ADD, &AddParams { a, b: 1 }).await }
+    });
+    for (a, sum) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(sum.unwrap().sum, a as i64 + 1);
+    }
+    let ran = waits(seeds) - before;
+    // One per reply at least (they are not shared on a cluster), plus the requests'.
+    assert!(ran > CALLS as u64, "{ran} WAITs for {CALLS} calls");
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }

@@ -61,20 +61,6 @@ fn not_replicated(e: &Error) -> Option<&NotReplicated> {
     }
 }
 
-/// Calls of `WAIT` the node at `url` has served.
-fn wait_calls(url: &str) -> u64 {
-    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut conn)
-        .unwrap();
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn without_a_replica_start_and_calls_fail_with_not_replicated() {
     let alone = spawn(&["--save", "", "--appendonly", "no"]);
@@ -159,7 +145,7 @@ async fn with_a_replica_every_call_is_answered_and_concurrent_writes_share_waits
             .with_replicated_writes(replicated.0, replicated.1),
     );
     client.start().await.unwrap();
-    let waits_before = wait_calls(&primary.url());
+    let waits_before = support::wait_calls(&primary.url());
     const CALLERS: i64 = 64;
     const EACH: i64 = 20;
     let callers = (0..CALLERS).map(|c| {
@@ -177,7 +163,7 @@ async fn with_a_replica_every_call_is_answered_and_concurrent_writes_share_waits
     });
     futures_util::future::join_all(callers).await;
     let calls = (CALLERS * EACH) as u64;
-    let waits = wait_calls(&primary.url()) - waits_before;
+    let waits = support::wait_calls(&primary.url()) - waits_before;
     println!("{calls} calls confirmed by {waits} WAITs");
     // Every request was confirmed by some WAIT, and writers in flight together shared one.
     assert!(waits >= 1, "no WAIT ran");

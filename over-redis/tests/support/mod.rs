@@ -182,3 +182,17 @@ pub(crate) fn kill_normal_clients(conn: &mut redis::Connection) -> i64 {
         .query(conn)
         .unwrap()
 }
+
+/// Calls of `WAIT` the node at `url` has served.
+pub(crate) fn wait_calls(url: &str) -> u64 {
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut conn)
+        .unwrap();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}

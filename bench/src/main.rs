@@ -64,8 +64,9 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// The Redis to measure against: one server (default), one TLS server, or a 3-primary
-    /// cluster (Rust side only).
+    /// The Redis to measure against: one server (default), one TLS server, a 3-primary
+    /// cluster, or a primary with a replica and replicated writes (the last two: Rust side
+    /// only).
     #[arg(long, value_enum, default_value = "single")]
     redis: deployment::Kind,
     /// Skip the Python peer (Rust and floor only).

@@ -1,8 +1,9 @@
 //! Replicated writes (`with_replicated_writes`): a request counts as sent, and a consumer group
 //! as created, only once a replica holds it. Without enough replicas `start` and calls fail
 //! with the typed [`NotReplicated`] cause instead of hanging; with them, concurrent writes share
-//! `WAIT`s; and behind Sentinel a primary SIGKILLed under steady load loses no call at all (the
-//! same fault without replicated writes may lose the calls in flight: `sentinel.rs`).
+//! `WAIT`s; and behind Sentinel neither a primary SIGKILLed under steady load nor a forced
+//! failover (a split brain while the old primary is demoted) loses a call (the same faults
+//! without replicated writes may lose the calls in flight: `sentinel.rs`).
 
 mod support;
 
@@ -15,7 +16,7 @@ use clamator_over_redis::{
 use clamator_protocol::{Error, TransportError};
 use support::arith::{self, AddParams, Probe};
 use support::cluster::prefix;
-use support::sentinel::{failover_under_load, start_set, Expect};
+use support::sentinel::{failover_under_load, is_replica, start_set, Expect};
 
 fn spawn(args: &[&str]) -> RedisProcess {
     RedisProcess::start_with(args).expect("a local redis-server")
@@ -185,6 +186,41 @@ async fn a_primary_killed_under_load_loses_no_call_with_replicated_writes() {
         &mut set,
         |set| set.primary().kill(),
         |_| true,
+        |_| true,
+        Expect {
+            max_lost: 0,
+            no_server_allowed: false,
+        },
+        Duration::from_secs(30),
+        Some((1, Duration::from_millis(500))),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_failover_loses_no_call_with_replicated_writes() {
+    support::init_tracing();
+    let mut set = start_set(2);
+    let sentinel = set.sentinel_urls()[0].clone();
+    let name = set.master_name().to_owned();
+    failover_under_load(
+        "sentinel-demote-replicated",
+        &mut set,
+        move |_| {
+            // The old primary stays up, writable until the sentinels demote it: without
+            // replicas of its own, nothing written there is confirmed, so callers write again
+            // to the new primary once it is dropped.
+            let mut conn = redis::Client::open(sentinel)
+                .unwrap()
+                .get_connection_with_timeout(Duration::from_secs(2))
+                .unwrap();
+            let _: () = redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg(&name)
+                .query(&mut conn)
+                .unwrap();
+        },
+        |set| is_replica(set.primary().url()),
         |_| true,
         Expect {
             max_lost: 0,

@@ -8,23 +8,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::sentinel::{failover_under_load, start_set, Expect, CALLERS};
+use support::sentinel::{failover_under_load, is_replica, start_set, Expect, CALLERS};
 
 fn sync_conn(url: String) -> redis::Connection {
     redis::Client::open(url)
         .unwrap()
         .get_connection_with_timeout(Duration::from_secs(2))
         .unwrap()
-}
-
-/// True when the node at `url` replicates another. Polled while the sentinels demote it, which
-/// drops its clients (this probe's included): a failed probe is "not yet".
-fn is_replica(url: String) -> bool {
-    let role = redis::Client::open(url)
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
-        .and_then(|mut c| redis::cmd("ROLE").query::<redis::Value>(&mut c));
-    matches!(role, Ok(redis::Value::Array(items))
-        if matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"slave"))
 }
 
 /// Unnamed normal clients of the node at `url` other than the asking one: the transport's

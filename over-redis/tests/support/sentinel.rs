@@ -146,3 +146,13 @@ pub(crate) async fn failover_under_load(
     }
     println!("{what}: {:?}", started.elapsed());
 }
+
+/// True when the node at `url` replicates another. Polled while the sentinels demote it, which
+/// drops its clients (this probe's included): a failed probe is "not yet".
+pub(crate) fn is_replica(url: String) -> bool {
+    let role = redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .and_then(|mut c| redis::cmd("ROLE").query::<redis::Value>(&mut c));
+    matches!(role, Ok(redis::Value::Array(items))
+        if matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"slave"))
+}

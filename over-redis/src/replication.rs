@@ -199,9 +199,10 @@ where
                         return Ok(true);
                     }
                     Ok((Confirmed::Replicas(acked), r)) => {
-                        // Another `WAIT` would end past the caller's patience: say why now,
-                        // before its timeout hides it.
-                        if std::time::Instant::now() + replicas.timeout >= give_up {
+                        // Another `WAIT` would end too close to the caller's deadline (one
+                        // more `WAIT` of margin, for a busy machine): say why now, before its
+                        // timeout hides it.
+                        if std::time::Instant::now() + replicas.timeout * 2 >= give_up {
                             return Err(ReplicatedError::NotReplicated(NotReplicated {
                                 acked,
                                 wanted: replicas.count,

@@ -103,14 +103,14 @@ async fn without_a_replica_start_and_calls_fail_with_not_replicated() {
     let client = RedisRpcClient::new(
         RedisClientOptions::new(&p)
             .with_redis_url(alone.url())
-            .with_replicated_writes(1, Duration::from_millis(50)),
+            .with_replicated_writes(1, Duration::from_millis(100)),
     );
     client.start().await.unwrap();
     let e = client
         .call_with_timeout(
             arith::ADD,
             &AddParams { a: 1, b: 2 },
-            Duration::from_millis(500),
+            Duration::from_secs(1),
         )
         .await
         .expect_err("no replica to confirm the request");

@@ -62,18 +62,7 @@ impl Deployment {
             }
             Kind::Replicated => {
                 let primary = RedisProcess::start().map_err(|e| e.to_string())?;
-                let port = primary.port().to_string();
-                let replica = RedisProcess::start_with(&[
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--replicaof",
-                    "127.0.0.1",
-                    &port,
-                ])
-                .map_err(|e| e.to_string())?;
-                wait_replica_online(&primary.url())?;
+                let replica = primary.start_replica(None).map_err(|e| e.to_string())?;
                 Self::Replicated(primary, replica)
             }
         })
@@ -93,27 +82,6 @@ impl Deployment {
     /// True when only the Rust side can run (no raw floor, no Python peer).
     pub(crate) fn rust_only(&self) -> bool {
         matches!(self, Self::Cluster(_) | Self::Replicated(..))
-    }
-}
-
-/// Waits until the primary at `url` lists its replica as online (synced).
-fn wait_replica_online(url: &str) -> Result<(), String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut conn = redis::Client::open(url)
-        .and_then(|c| c.get_connection())
-        .map_err(|e| e.to_string())?;
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query(&mut conn)
-            .map_err(|e| e.to_string())?;
-        if info.contains("state=online") {
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err("the bench replica did not sync in 30 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -257,10 +257,7 @@ impl SharedConnection {
 
     /// Runs one command; a connection failure replaces the connection for later callers.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
-        let (generation, mut conn) = self.get().await?;
-        let result = cmd.query_async(&mut conn).await;
-        self.judge(generation, &result);
-        result
+        self.query_generation(cmd).await.map(|(_, v)| v)
     }
 
     /// Runs one command on the primary owning `key` (see [`AnyConnection::query_at`]).
@@ -269,10 +266,7 @@ impl SharedConnection {
         cmd: &Cmd,
         key: &str,
     ) -> Result<T, RedisError> {
-        let (generation, mut conn) = self.get().await?;
-        let result = conn.query_at(cmd, key).await;
-        self.judge(generation, &result);
-        result
+        self.query_at_generation(cmd, key).await.map(|(_, v)| v)
     }
 
     /// [`query_at`](Self::query_at), also saying which connection (generation) it ran on:

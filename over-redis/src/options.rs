@@ -213,7 +213,7 @@ pub struct ConnectionOptions {
     reconnect_first: Duration,
     reconnect_max: Duration,
     tls: Option<TlsOptions>,
-    replicated_writes: Option<(usize, Duration)>,
+    replicated_writes: Option<crate::replication::Replicas>,
 }
 
 /// An injected cluster client (which has no `Debug` of its own).
@@ -432,7 +432,8 @@ impl ConnectionOptions {
     ///
     /// A write whose confirmation was lost with its connection is written again (at least
     /// once; the caller drops a duplicate reply). While fewer replicas answer, writes wait,
-    /// one `WAIT` of `timeout` after another, until the call's timeout; then the call fails
+    /// one `WAIT` of `timeout` after another, until one more would end within a `WAIT` of the
+    /// call's deadline; then the call fails
     /// with a backend error whose source is [`NotReplicated`](crate::NotReplicated). Writes in
     /// flight together share one `WAIT`. Replies need none: on one server a reply and its
     /// acknowledgement replicate together, so losing both means the request is delivered
@@ -441,18 +442,20 @@ impl ConnectionOptions {
     /// least 1 ms and below the command timeout. The cost is in the README ("Deploying").
     #[must_use]
     pub fn with_replicated_writes(mut self, replicas: usize, timeout: Duration) -> Self {
-        self.replicated_writes = Some((replicas, timeout));
+        self.replicated_writes = Some(crate::replication::Replicas {
+            count: replicas,
+            timeout,
+        });
         self
     }
 
     /// `(replicas, timeout)`; see [`with_replicated_writes`](Self::with_replicated_writes).
     pub fn replicated_writes(&self) -> Option<(usize, Duration)> {
-        self.replicated_writes
+        self.replicated_writes.map(|r| (r.count, r.timeout))
     }
 
     pub(crate) fn replicas(&self) -> Option<crate::replication::Replicas> {
         self.replicated_writes
-            .map(|(count, timeout)| crate::replication::Replicas { count, timeout })
     }
 
     /// The injected client, if any.
@@ -529,7 +532,7 @@ impl ConnectionOptions {
         not_shorter("connect_timeout", self.connect_timeout, MIN_MILLIS)?;
         not_shorter("command_timeout", self.command_timeout, MIN_MILLIS)?;
         not_shorter("reconnect_backoff", self.reconnect_first, MIN_MILLIS)?;
-        if let Some((replicas, timeout)) = self.replicated_writes {
+        if let Some((replicas, timeout)) = self.replicated_writes() {
             if replicas == 0 {
                 return Err(OptionsError::TooSmall {
                     option: "replicated_writes.replicas",

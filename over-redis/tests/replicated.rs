@@ -25,33 +25,7 @@ fn spawn(args: &[&str]) -> RedisProcess {
 /// A primary and one replica in sync with it.
 fn primary_with_replica() -> (RedisProcess, RedisProcess) {
     let primary = spawn(&["--save", "", "--appendonly", "no"]);
-    let port = primary.port().to_string();
-    let replica = spawn(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--replicaof",
-        "127.0.0.1",
-        &port,
-    ]);
-    let mut conn = redis::Client::open(primary.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        // `WAIT 1 0`-free check: the primary lists the replica as online.
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query(&mut conn)
-            .unwrap();
-        if info.contains("state=online") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "replica never synced: {info}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let replica = primary.start_replica(None).expect("a local replica");
     (primary, replica)
 }
 

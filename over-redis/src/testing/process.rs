@@ -44,6 +44,29 @@ impl RedisProcess {
         Self::spawn(free_port(), Vec::new(), owned(args), Readiness::Ping, false)
     }
 
+    /// A replica of this server (no persistence; its files under `dir` when given), returned
+    /// once its link to this server is up and the initial sync is done.
+    pub fn start_replica(&self, dir: Option<&str>) -> Result<Self, TestRedisError> {
+        let port = self.port().to_string();
+        let mut args = vec!["--save", "", "--appendonly", "no"];
+        if let Some(dir) = dir {
+            args.extend(["--dir", dir]);
+        }
+        args.extend(["--replicaof", "127.0.0.1", &port]);
+        let replica = Self::start_with(&args)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !super::cluster::replica_synced_or_primary(&replica.url()) {
+            if std::time::Instant::now() >= deadline {
+                return Err(super::unavailable(format!(
+                    "replica of {} did not sync in 30 s",
+                    self.url()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(replica)
+    }
+
     /// A server on `port` with these extra arguments (cluster nodes pick their ports first).
     pub fn start_on_port(port: u16, args: &[&str]) -> Result<Self, TestRedisError> {
         Self::spawn(port, Vec::new(), owned(args), Readiness::Ping, false)

@@ -51,17 +51,7 @@ impl RedisSentinels {
         let primary_port = primary.port().to_string();
         let mut replica_nodes = Vec::new();
         for _ in 0..replicas.max(1) {
-            replica_nodes.push(RedisProcess::start_with(&[
-                "--dir",
-                &data_dir,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--replicaof",
-                "127.0.0.1",
-                &primary_port,
-            ])?);
+            replica_nodes.push(primary.start_replica(Some(&data_dir))?);
         }
         let mut sentinels = Vec::new();
         for i in 0..3 {

@@ -339,11 +339,13 @@ async fn replicated_writes_wait_on_every_node_they_write(
     {
         assert_eq!(sum.unwrap().sum, a as i64 + 1);
     }
+    // A caller reads its reply as soon as it is written, before the server's `WAIT` for it
+    // ran: count once the server has drained (its stop awaits every commit).
+    client.stop().await;
+    server.stop(Duration::from_secs(5)).await;
     let ran = waits(seeds) - before;
     // One per reply at least (they are not shared on a cluster), plus the requests'.
     assert!(ran > CALLS as u64, "{ran} WAITs for {CALLS} calls");
-    client.stop().await;
-    server.stop(Duration::from_secs(1)).await;
 }
 
 async fn calls_work_again_after_every_node_kills_its_clients(
@@ -376,7 +378,15 @@ async fn calls_work_again_after_every_node_kills_its_clients(
             Duration::from_secs(10),
         )
         .await;
-    assert_eq!(sum.unwrap().sum, 4);
+    // On failure, say which side did not come back (its loop errors and reconnects).
+    let sum = sum.unwrap_or_else(|e| {
+        panic!(
+            "no answer after every node killed its clients: {e}\nclient: {:?}\nserver: {:?}",
+            client.transport().stats(),
+            server.transport().stats()
+        )
+    });
+    assert_eq!(sum.sum, 4);
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;
 }

@@ -1,9 +1,10 @@
 //! `--observe`: the bench with tracing and metrics on, as an operator runs it: a tracing
-//! subscriber at `info` writing to a sink (every span and event is built and formatted, then
-//! thrown away) and the Prometheus recorder installed (each run renders the exposition once at
+//! subscriber at `info` writing plain text (no terminal colours, as logs bound for a collector
+//! are) to a sink (every span and event is built and formatted, then thrown away) and the Prometheus recorder installed (each run renders the exposition once at
 //! the end, so the recorder's work is real). Built only with the bench's `metrics` feature.
 //! `CLAMATOR_BENCH_OBSERVE=tracing` or `=metrics` turns on only one of the two (to tell their
-//! costs apart); the server processes inherit it.
+//! costs apart); the server processes inherit it. `CLAMATOR_BENCH_ANSI=1` formats with
+//! colours, the `fmt` default, which doubles the subscriber's own cost.
 
 #[cfg(feature = "metrics")]
 mod on {
@@ -19,6 +20,7 @@ mod on {
         if only != "metrics" {
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::INFO)
+                .with_ansi(std::env::var_os("CLAMATOR_BENCH_ANSI").is_some())
                 .with_writer(std::io::sink)
                 .try_init()?;
         }

@@ -248,11 +248,63 @@ fn call_timeout(state: &Shared, headers: &HeaderMap) -> Result<Duration, String>
         })
 }
 
-/// What the registration says about `service.method`: `Some(kind)` to forward it.
-fn lookup(state: &Shared, service: &str, method: &str) -> Option<MethodKind> {
+/// Where a `service.method` goes, when the gateway forwards it.
+#[derive(Clone, Copy)]
+struct Route {
+    kind: MethodKind,
+    /// The registration's `'static` names; `None` for an unregistered method forwarded by
+    /// `forward_any` (its names came from the request, so metrics label it `_unknown`).
+    names: Option<(&'static str, &'static str)>,
+}
+
+/// What the registration says about `service.method`: `Some(route)` to forward it.
+fn lookup(state: &Shared, service: &str, method: &str) -> Option<Route> {
     match state.methods.get(service).and_then(|m| m.get(method)) {
-        Some(entry) => Some(entry.kind),
-        None => state.forward_any.then_some(MethodKind::Request),
+        Some(entry) => Some(Route {
+            kind: entry.kind,
+            names: Some(entry.names),
+        }),
+        None => state.forward_any.then_some(Route {
+            kind: MethodKind::Request,
+            names: None,
+        }),
+    }
+}
+
+/// Forwards a call along `route` (under the registration's names when it has them).
+async fn forward_call(
+    state: &Shared,
+    route: Route,
+    (service, method): (&str, &str),
+    params: Value,
+    timeout: Duration,
+) -> Result<Value, Error> {
+    match route.names {
+        Some((s, m)) => {
+            state
+                .client
+                .call_raw_static(s, m, params, Some(timeout))
+                .await
+        }
+        None => {
+            state
+                .client
+                .call_raw(service, method, params, Some(timeout))
+                .await
+        }
+    }
+}
+
+/// Forwards a notification along `route`.
+async fn forward_notification(
+    state: &Shared,
+    route: Route,
+    (service, method): (&str, &str),
+    params: Value,
+) -> Result<(), Error> {
+    match route.names {
+        Some((s, m)) => state.client.notify_raw_static(s, m, params).await,
+        None => state.client.notify_raw(service, method, params).await,
     }
 }
 
@@ -282,7 +334,7 @@ async fn rpc(
     let Ok(Path((service, method))) = path else {
         return gateway_error(StatusCode::BAD_REQUEST, "bad-request", "bad path");
     };
-    let Some(kind) = lookup(&state, &service, &method) else {
+    let Some(route) = lookup(&state, &service, &method) else {
         return gateway_error(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -315,8 +367,8 @@ async fn rpc(
             }
         }
     };
-    if kind == MethodKind::Notification {
-        return match state.client.notify_raw(&service, &method, params).await {
+    if route.kind == MethodKind::Notification {
+        return match forward_notification(&state, route, (&service, &method), params).await {
             Ok(()) => StatusCode::ACCEPTED.into_response(),
             Err(e) => {
                 let (status, kind) = failure(&state.statuses, &e);
@@ -324,11 +376,7 @@ async fn rpc(
             }
         };
     }
-    match state
-        .client
-        .call_raw(&service, &method, params, Some(timeout))
-        .await
-    {
+    match forward_call(&state, route, (&service, &method), params, timeout).await {
         Ok(result) => json_response(state.statuses.for_result(&result), &result),
         Err(e) => {
             let (status, kind) = failure(&state.statuses, &e);
@@ -400,14 +448,14 @@ async fn jsonrpc(State(state): State<Shared_>, headers: HeaderMap, body: Body) -
         }
         Err(e) => return invalid(e.reason.to_string()),
     };
-    let kind = lookup(&state, &service, &method);
+    let route = lookup(&state, &service, &method);
     let id_value = id
         .as_ref()
         .and_then(|i| serde_json::to_value(i).ok())
         .unwrap_or(Value::Null);
     // Requests (with an id) go as requests, except to a registered notification method, which
     // the peers never answer; notifications (no id) go as notifications.
-    match (id.is_some(), kind) {
+    match (id.is_some(), route) {
         (_, None) if id.is_none() => gateway_error(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -422,18 +470,21 @@ async fn jsonrpc(State(state): State<Shared_>, headers: HeaderMap, body: Body) -
             );
             json_response(StatusCode::OK, &body)
         }
-        (false, Some(_)) | (true, Some(MethodKind::Notification)) => {
-            match state.client.notify_raw(&service, &method, params).await {
-                Ok(()) => StatusCode::ACCEPTED.into_response(),
-                Err(e) => jsonrpc_failure(&state, id_value, &e),
-            }
-        }
-        (true, Some(MethodKind::Request)) => {
-            match state
-                .client
-                .call_raw(&service, &method, params, Some(timeout))
-                .await
-            {
+        (false, Some(route))
+        | (
+            true,
+            Some(
+                route @ Route {
+                    kind: MethodKind::Notification,
+                    ..
+                },
+            ),
+        ) => match forward_notification(&state, route, (&service, &method), params).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(e) => jsonrpc_failure(&state, id_value, &e),
+        },
+        (true, Some(route)) => {
+            match forward_call(&state, route, (&service, &method), params, timeout).await {
                 Ok(result) => json_response(
                     StatusCode::OK,
                     &json!({"jsonrpc": "2.0", "id": id_value, "result": result}),

@@ -95,6 +95,9 @@ impl Gateway {
 #[derive(Debug, Clone)]
 pub(crate) struct MethodEntry {
     pub(crate) kind: MethodKind,
+    /// The contract's own `(service, method)`: `'static`, so calls forwarded under them are
+    /// labelled with them in the client's metrics.
+    pub(crate) names: (&'static str, &'static str),
     /// JSON Schema of the params (`$ref`s into `#/components/schemas`).
     pub(crate) params: Value,
     /// JSON Schema of the result; `None` for notifications.
@@ -194,6 +197,7 @@ impl GatewayBuilder {
         let params = self.generator.subschema_for::<P>().to_value();
         let result = self.generator.subschema_for::<R>().to_value();
         let entry = MethodEntry {
+            names: (method.service(), method.name()),
             kind: MethodKind::Request,
             params,
             result: Some(result),
@@ -206,6 +210,7 @@ impl GatewayBuilder {
     pub fn notification<P: JsonSchema>(mut self, method: NotificationMethod<P>) -> Self {
         let params = self.generator.subschema_for::<P>().to_value();
         let entry = MethodEntry {
+            names: (method.service(), method.name()),
             kind: MethodKind::Notification,
             params,
             result: None,
@@ -219,6 +224,7 @@ impl GatewayBuilder {
     pub fn contract(mut self, contract: &Contract) -> Self {
         for m in contract.methods() {
             let entry = MethodEntry {
+                names: (contract.service(), m.name()),
                 kind: m.kind(),
                 params: Value::Object(Default::default()),
                 result: (m.kind() == MethodKind::Request)

@@ -273,6 +273,7 @@ fn operation(service: &str, method: &str, entry: &MethodEntry, b: &GatewayBuilde
 fn forward_any_operation(b: &GatewayBuilder) -> Value {
     let entry = MethodEntry {
         kind: MethodKind::Request,
+        names: ("{service}", "{method}"),
         params: json!({}),
         result: Some(json!({})),
     };

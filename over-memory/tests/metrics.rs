@@ -132,6 +132,50 @@ fn calls_requests_and_durations_are_recorded() {
     assert_eq!(value(&all, names::SERVER_HANDLER_DURATION, &[]), 5.0);
 }
 
+/// The handles the hot path keeps are per recorder: calls made before a recorder exists (the
+/// no-op one) or under another recorder do not leave later calls counted nowhere.
+#[test]
+fn handles_follow_the_recorder_in_effect() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let bus = MemoryBus::new();
+    let server = bus.server();
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
+    let client = bus.client();
+    let add = |a| {
+        let client = &client;
+        async move { client.call(ADD, &AddParams { a, b: 1 }).await.unwrap() }
+    };
+    rt.block_on(async {
+        server.start().await.unwrap();
+        client.start().await.unwrap();
+        add(1).await;
+    });
+    let (first, second) = (TestRecorder::default(), TestRecorder::default());
+    let ok = [("method", "add"), ("outcome", "ok")];
+    let handled = [("method", "add"), ("code", "ok")];
+    metrics::with_local_recorder(&first, || rt.block_on(add(2)));
+    metrics::with_local_recorder(&second, || {
+        rt.block_on(async {
+            add(3).await;
+            add(4).await
+        })
+    });
+    metrics::with_local_recorder(&first, || rt.block_on(add(5)));
+    assert_eq!(first.value(names::CLIENT_CALLS, &ok), 2.0);
+    assert_eq!(first.value(names::SERVER_REQUESTS, &handled), 2.0);
+    assert_eq!(second.value(names::CLIENT_CALLS, &ok), 2.0);
+    assert_eq!(second.value(names::SERVER_REQUESTS, &handled), 2.0);
+    assert_eq!(
+        second.value(names::SERVER_IN_FLIGHT, &[("service", "arith")]),
+        0.0
+    );
+}
+
 /// Distinct values of label `label` among the series of `name`.
 fn label_values<'a>(all: &'a [Series], name: &str, label: &str) -> BTreeSet<&'a str> {
     all.iter()

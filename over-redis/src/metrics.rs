@@ -52,6 +52,14 @@ mod enabled {
 
     pub(crate) use clamator_protocol::metrics::ServerRequest;
 
+    pub(crate) fn refused(
+        dispatcher: &clamator_protocol::Dispatcher,
+        method: &str,
+        response: &clamator_protocol::Response,
+    ) {
+        ServerRequest::refused(dispatcher, method, response);
+    }
+
     pub(crate) fn malformed(service: &'static str, reason: Malformed) {
         counter!(names::SERVER_MALFORMED, "service" => service, "reason" => reason.label())
             .increment(1);
@@ -106,6 +114,8 @@ mod disabled {
     }
 
     #[inline(always)]
+    pub(crate) fn refused(_: &Dispatcher, _: &str, _: &Response) {}
+
     pub(crate) fn malformed(_: &'static str, _: Malformed) {}
     #[inline(always)]
     pub(crate) fn dead_lettered(_: &'static str) {}

@@ -78,6 +78,18 @@ async fn every_metric_moves_in_one_scripted_run() {
             ("timeout-ms", "1"),
         ],
     );
+    // An integer no 64-bit type holds: the transport answers -32602 itself, before dispatch.
+    let big = r#"{"jsonrpc":"2.0","method":"arith.add","params":{"a":18446744073709551616,"b":1},"id":"big"}"#;
+    let big_reply_to = keys.key("replies:big");
+    xadd(
+        &mut conn,
+        &stream,
+        &[
+            ("type", "rpc"),
+            ("envelope", big),
+            ("reply-to", big_reply_to.as_str()),
+        ],
+    );
     // Not synchronisation: the request's 1 ms budget (on Redis's clock) must really be over.
     tokio::time::sleep(Duration::from_millis(5)).await;
 
@@ -109,6 +121,12 @@ async fn every_metric_moves_in_one_scripted_run() {
         .await
         .unwrap_err();
     assert_eq!(missing.as_rpc().unwrap().code, -32601);
+    // Names fixed in the program (a gateway's routes) label a raw call as they are.
+    let raw = client
+        .call_raw_static("arith", "add", json!({"a": 2, "b": 2}), None)
+        .await
+        .unwrap();
+    assert_eq!(raw["sum"], 4);
 
     let s = server.transport();
     eventually(Duration::from_secs(10), "raw entries handled", || {
@@ -126,20 +144,25 @@ async fn every_metric_moves_in_one_scripted_run() {
             && value(&all, names::SERVER_RECLAIMED, &[svc]) == 1.0
             && value(&all, names::SERVER_SKIPPED_EXPIRED, &[svc]) == 1.0
             && value(&all, names::SERVER_REQUESTS, &[("method", "record")]) == 1.0
+            && value(&all, names::SERVER_REQUESTS, &[("code", "-32602")]) == 1.0
     })
     .await;
 
     let all = series();
     let client_calls =
         |m: &str, o: &str| value(&all, names::CLIENT_CALLS, &[("method", m), ("outcome", o)]);
-    assert_eq!(client_calls("add", "ok"), 1.0);
+    assert_eq!(
+        client_calls("add", "ok"),
+        2.0,
+        "a typed call and a static raw one"
+    );
     assert_eq!(client_calls("divide", "app"), 1.0);
     assert_eq!(
         client_calls("_unknown", "-32601"),
         1.0,
         "raw names are not labels"
     );
-    assert_eq!(value(&all, names::CLIENT_CALL_DURATION, &[]), 3.0);
+    assert_eq!(value(&all, names::CLIENT_CALL_DURATION, &[]), 4.0);
     let requests = |m: &str, c: &str| {
         value(
             &all,
@@ -147,7 +170,12 @@ async fn every_metric_moves_in_one_scripted_run() {
             &[svc, ("method", m), ("code", c)],
         )
     };
-    assert_eq!(requests("add", "ok"), 1.0);
+    assert_eq!(requests("add", "ok"), 2.0);
+    assert_eq!(
+        requests("add", "-32602"),
+        1.0,
+        "refused at the envelope, under its method"
+    );
     assert_eq!(requests("divide", "app"), 1.0);
     assert_eq!(requests("_unknown", "-32601"), 1.0);
     assert_eq!(
@@ -155,7 +183,8 @@ async fn every_metric_moves_in_one_scripted_run() {
         1.0,
         "the reclaimed notification"
     );
-    assert_eq!(value(&all, names::SERVER_HANDLER_DURATION, &[svc]), 4.0);
+    // The refusal ran no handler: no duration.
+    assert_eq!(value(&all, names::SERVER_HANDLER_DURATION, &[svc]), 5.0);
     assert_eq!(value(&all, names::SERVER_IN_FLIGHT, &[svc]), 0.0);
     // The transport's own events, equal to its stats (same event points).
     let st = s.stats();
@@ -233,7 +262,7 @@ async fn every_metric_moves_in_one_scripted_run() {
     .await;
     assert_eq!(
         get(names::CLIENT_CALLS, &[("method", "add"), ("outcome", "ok")]),
-        2.0
+        3.0
     );
 
     // Nothing outside the fixed label sets, and every name is one of `names::ALL`.

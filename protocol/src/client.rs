@@ -203,6 +203,33 @@ impl<T: ClientTransport> RpcClientCore<T> {
         self.send(service, method, params, timeout).await
     }
 
+    /// [`call_raw`](Self::call_raw) with names fixed in the program (a contract's, a gateway's
+    /// route table). `'static` names are bounded, so they label the call's metrics as they
+    /// are; `call_raw`'s names come from input and are labelled `_unknown`.
+    pub async fn call_raw_static(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        params: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, Error> {
+        let timeout = timeout.unwrap_or(self.default_timeout);
+        let (service, method) = (Cow::Borrowed(service), Cow::Borrowed(method));
+        self.send(service, method, params, timeout).await
+    }
+
+    /// [`notify_raw`](Self::notify_raw) with names fixed in the program (see
+    /// [`call_raw_static`](Self::call_raw_static)).
+    pub async fn notify_raw_static(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        params: Value,
+    ) -> Result<(), Error> {
+        let (service, method) = (Cow::Borrowed(service), Cow::Borrowed(method));
+        self.send_notification(service, method, params).await
+    }
+
     /// Sends a notification by name with JSON params.
     pub async fn notify_raw(
         &self,

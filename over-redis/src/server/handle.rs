@@ -40,6 +40,8 @@ enum Plan {
     Answer {
         reply_to: String,
         response: Response,
+        /// The request's method, for its metrics label.
+        method: String,
     },
     /// Dispatch; reply to `reply_to` if it is a request.
     Dispatch {
@@ -63,7 +65,12 @@ pub(crate) async fn run_entry(
             finish(&ctx, &entry.id, None, None).await;
             return;
         }
-        Plan::Answer { reply_to, response } => {
+        Plan::Answer {
+            reply_to,
+            response,
+            method,
+        } => {
+            metrics::refused(&ctx.dispatcher, &method, &response);
             let reply = Envelope::Response(response).to_json();
             finish(&ctx, &entry.id, Some((reply_to, reply)), deadline_ms).await;
             return;
@@ -155,6 +162,7 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
                 return Plan::Answer {
                     reply_to: reply_to.clone(),
                     response,
+                    method: method_of(text),
                 };
             }
             return malformed(Malformed::InvalidEnvelope, &e.to_string());
@@ -170,6 +178,22 @@ fn plan(ctx: &ServiceCtx, entry: &StreamEntry, deadline_ms: Option<i64>) -> Plan
         return Plan::Drop;
     }
     Plan::Dispatch { envelope, reply_to }
+}
+
+/// The method part of the `"<service>.<method>"` of an envelope the reader refused (its params
+/// hold an integer no 64-bit type holds; the rest is valid JSON), or `""` when unreadable.
+fn method_of(text: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct MethodOnly {
+        method: String,
+    }
+    serde_json::from_str::<MethodOnly>(text)
+        .ok()
+        .and_then(|m| {
+            let (_, method) = clamator_protocol::names::split_method(&m.method).ok()?;
+            Some(method.to_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// When the caller stops waiting, on Redis's clock (ms): entry time + `timeout-ms`. `None` for

@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 
 use crate::dispatcher::Dispatcher;
@@ -89,6 +91,58 @@ pub mod labels {
     pub const INVALID: &str = "invalid";
 }
 
+mod handles;
+
+use handles::{Cache, CallHandles, CountersBy, ServerHandles};
+
+/// Every value [`code_label`] returns.
+const CODE_LABELS: [&str; 8] = [
+    "-32700",
+    "-32600",
+    "-32601",
+    "-32602",
+    "-32603",
+    "-32001",
+    "-32002",
+    labels::APP,
+];
+
+/// Every value [`outcome_label`] returns.
+const OUTCOME_LABELS: &[&str] = &[
+    labels::OK,
+    CODE_LABELS[0],
+    CODE_LABELS[1],
+    CODE_LABELS[2],
+    CODE_LABELS[3],
+    CODE_LABELS[4],
+    CODE_LABELS[5],
+    CODE_LABELS[6],
+    CODE_LABELS[7],
+    labels::TIMEOUT,
+    labels::NO_SERVER,
+    labels::STOPPED,
+    labels::TRANSPORT,
+    labels::PROTOCOL,
+    labels::INVALID,
+];
+
+/// Every `code` label of [`names::SERVER_REQUESTS`].
+const SERVER_CODE_LABELS: &[&str] = &[
+    labels::NONE,
+    labels::OK,
+    CODE_LABELS[0],
+    CODE_LABELS[1],
+    CODE_LABELS[2],
+    CODE_LABELS[3],
+    CODE_LABELS[4],
+    CODE_LABELS[5],
+    CODE_LABELS[6],
+    CODE_LABELS[7],
+];
+
+static CLIENT_HANDLES: Cache<CallHandles> = Cache::new();
+static SERVER_HANDLES: Cache<ServerHandles> = Cache::new();
+
 /// Help text and units for every metric in [`names`]. Call once after installing a recorder:
 /// descriptions sent before a recorder exists are lost.
 pub fn describe() {
@@ -134,14 +188,14 @@ pub fn describe() {
 /// [`labels::APP`], so applications cannot grow the label set.
 pub fn code_label(code: i64) -> &'static str {
     match code {
-        codes::PARSE_ERROR => "-32700",
-        codes::INVALID_REQUEST => "-32600",
-        codes::METHOD_NOT_FOUND => "-32601",
-        codes::INVALID_PARAMS => "-32602",
-        codes::INTERNAL_ERROR => "-32603",
+        codes::PARSE_ERROR => CODE_LABELS[0],
+        codes::INVALID_REQUEST => CODE_LABELS[1],
+        codes::METHOD_NOT_FOUND => CODE_LABELS[2],
+        codes::INVALID_PARAMS => CODE_LABELS[3],
+        codes::INTERNAL_ERROR => CODE_LABELS[4],
         // The Redis transport's handler timeout and dead-letter codes.
-        -32001 => "-32001",
-        -32002 => "-32002",
+        -32001 => CODE_LABELS[5],
+        -32002 => CODE_LABELS[6],
         _ => labels::APP,
     }
 }
@@ -186,23 +240,42 @@ pub(crate) fn record_client_call<T>(
     result: &Result<T, Error>,
     started: Instant,
 ) {
+    let handles = CLIENT_HANDLES.get(service, method, || CallHandles {
+        duration: metrics::histogram!(names::CLIENT_CALL_DURATION,
+            "service" => service, "method" => method),
+        outcomes: CountersBy::new(OUTCOME_LABELS),
+    });
     // Duration first, count last (as the server's `finish`).
-    metrics::histogram!(names::CLIENT_CALL_DURATION, "service" => service, "method" => method)
-        .record(started.elapsed().as_secs_f64());
-    counter!(names::CLIENT_CALLS, "service" => service, "method" => method,
-        "outcome" => outcome_label(result))
-    .increment(1);
+    handles.duration.record(started.elapsed().as_secs_f64());
+    let outcome = outcome_label(result);
+    handles
+        .outcomes
+        .get(outcome, || {
+            counter!(names::CLIENT_CALLS, "service" => service, "method" => method,
+                "outcome" => outcome)
+        })
+        .increment(1);
 }
 
 /// One envelope a server transport is handling: counted in flight from
 /// [`start`](Self::start) until [`finish`](Self::finish) (or drop, when the handling is
 /// abandoned, which records no request).
-#[derive(Debug)]
 #[must_use = "finish it with the response, or the request is not counted"]
 pub struct ServerRequest {
     service: &'static str,
     method: &'static str,
+    handles: Arc<ServerHandles>,
     started: Instant,
+}
+
+impl std::fmt::Debug for ServerRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerRequest")
+            .field("service", &self.service)
+            .field("method", &self.method)
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerRequest {
@@ -214,12 +287,34 @@ impl ServerRequest {
             Envelope::Response(_) => "",
         };
         let service = dispatcher.service_name();
-        gauge!(names::SERVER_IN_FLIGHT, "service" => service).increment(1.0);
+        let method = dispatcher.method_label(method).unwrap_or(labels::UNKNOWN);
+        let handles = SERVER_HANDLES.get(service, method, || ServerHandles {
+            in_flight: gauge!(names::SERVER_IN_FLIGHT, "service" => service),
+            duration: metrics::histogram!(names::SERVER_HANDLER_DURATION,
+                "service" => service, "method" => method),
+            codes: CountersBy::new(SERVER_CODE_LABELS),
+        });
+        handles.in_flight.increment(1.0);
         Self {
             service,
-            method: dispatcher.method_label(method).unwrap_or(labels::UNKNOWN),
+            method,
+            handles,
             started: Instant::now(),
         }
+    }
+
+    /// Counts a request the transport answered itself, before any handler (the Redis
+    /// transport's -32602 for an integer no 64-bit type holds): under its method and code as
+    /// a handled one, with no handler duration (none ran) and never in flight.
+    pub fn refused(dispatcher: &Dispatcher, method: &str, response: &Response) {
+        let code = match &response.outcome {
+            Ok(_) => labels::OK,
+            Err(e) => code_label(e.code),
+        };
+        let service = dispatcher.service_name();
+        let method = dispatcher.method_label(method).unwrap_or(labels::UNKNOWN);
+        counter!(names::SERVER_REQUESTS, "service" => service, "method" => method, "code" => code)
+            .increment(1);
     }
 
     /// Records the outcome: the response's code ([`labels::NONE`] without one) and duration.
@@ -230,26 +325,31 @@ impl ServerRequest {
             Some(Err(e)) => code_label(e.code),
         };
         let (service, method, started) = (self.service, self.method, self.started);
+        let handles = Arc::clone(&self.handles);
         // Out of flight first and counted last: whoever sees the request counted also sees
         // its duration recorded and the gauge back down.
         drop(self);
-        metrics::histogram!(names::SERVER_HANDLER_DURATION, "service" => service, "method" => method)
-            .record(started.elapsed().as_secs_f64());
-        counter!(names::SERVER_REQUESTS, "service" => service, "method" => method, "code" => code)
+        handles.duration.record(started.elapsed().as_secs_f64());
+        handles
+            .codes
+            .get(code, || {
+                counter!(names::SERVER_REQUESTS, "service" => service, "method" => method,
+                    "code" => code)
+            })
             .increment(1);
     }
 }
 
 impl Drop for ServerRequest {
     fn drop(&mut self) {
-        gauge!(names::SERVER_IN_FLIGHT, "service" => self.service).decrement(1.0);
+        self.handles.in_flight.decrement(1.0);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::RpcError;
+    use crate::error::{ProtocolError, RpcError};
 
     #[test]
     fn codes_outside_the_reserved_list_are_app() {
@@ -272,6 +372,32 @@ mod tests {
         assert_eq!(outcome_label(&stopped), "stopped");
         let invalid: Result<(), Error> = Err(Error::InvalidName("bad".into()));
         assert_eq!(outcome_label(&invalid), "invalid");
+    }
+
+    #[test]
+    fn the_label_lists_hold_every_label_returned() {
+        for code in [
+            -32700, -32600, -32601, -32602, -32603, -32001, -32002, -32000, 7,
+        ] {
+            assert!(CODE_LABELS.contains(&code_label(code)), "{code}");
+            assert!(SERVER_CODE_LABELS.contains(&code_label(code)), "{code}");
+        }
+        let results: [Result<(), Error>; 7] = [
+            Ok(()),
+            Err(RpcError::new(-32602, "x").into()),
+            Err(TransportError::Timeout.into()),
+            Err(TransportError::NoServer {
+                service: "s".into(),
+            }
+            .into()),
+            Err(TransportError::Stopped.into()),
+            Err(Error::Protocol(ProtocolError::UnexpectedResponseKind("x"))),
+            Err(Error::InvalidName("x".into())),
+        ];
+        for r in &results {
+            assert!(OUTCOME_LABELS.contains(&outcome_label(r)), "{r:?}");
+        }
+        assert!(SERVER_CODE_LABELS.contains(&labels::NONE));
     }
 
     #[test]

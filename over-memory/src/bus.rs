@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::discovery::{now_ms, Registration};
+use crate::discovery::{now_ms, Registration, Running};
 
-use clamator_protocol::{Dispatcher, Error, Response};
+use clamator_protocol::{Dispatcher, Error};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
@@ -76,11 +76,10 @@ impl MemoryBus {
         }
     }
 
-    /// Counts an outcome for `discover()`'s `handled` / `errors`.
-    pub(crate) fn note(&self, service: &str, response: Option<&Response>) {
-        if let Some(r) = self.registrations.get(service) {
-            r.note(response);
-        }
+    /// Starts counting one envelope for `discover()`'s `inFlight` / `handled` / `errors`.
+    pub(crate) fn running(&self, service: &str) -> Option<Running> {
+        let registration = self.registrations.get(service)?.value().clone();
+        Some(Running::start(registration))
     }
 
     /// The dispatcher serving `service`, if any.

@@ -68,26 +68,31 @@ impl ClientTransport for MemoryClientTransport {
         let envelope = Envelope::Request(request);
         #[cfg(feature = "metrics")]
         let measured = clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+        let running = self.bus.running(dispatcher.service_name());
         let mut dispatch = Box::pin(dispatcher.dispatch(envelope).instrument(span.clone()));
-        let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
-        let service = dispatcher.service_name();
-        if let Poll::Ready(response) = first {
-            telemetry::record_server_outcome(&span, response.as_ref());
-            self.bus.note(service, response.as_ref());
+        // Counted where the handler ends, even when the caller stopped waiting.
+        let done = move |response: Option<&Response>| {
+            telemetry::record_server_outcome(&span, response);
+            if let Some(running) = running {
+                running.finish(response);
+            }
             #[cfg(feature = "metrics")]
-            measured.finish(response.as_ref());
+            measured.finish(response);
+        };
+        let first = std::future::poll_fn(|cx| Poll::Ready(dispatch.as_mut().poll(cx))).await;
+        if let Poll::Ready(response) = first {
+            done(response.as_ref());
             return response
                 .map(Some)
                 .ok_or_else(|| TransportError::NoResponse.into());
         }
-        match tokio::spawn(dispatch).await {
-            Ok(Some(response)) => {
-                telemetry::record_server_outcome(&span, Some(&response));
-                self.bus.note(service, Some(&response));
-                #[cfg(feature = "metrics")]
-                measured.finish(Some(&response));
-                Ok(Some(response))
-            }
+        let handled = tokio::spawn(async move {
+            let response = dispatch.await;
+            done(response.as_ref());
+            response
+        });
+        match handled.await {
+            Ok(Some(response)) => Ok(Some(response)),
             Ok(None) => Err(TransportError::NoResponse.into()),
             Err(join_error) => {
                 tracing::warn!(service = dispatcher.service_name(), error = %join_error,
@@ -105,10 +110,16 @@ impl ClientTransport for MemoryClientTransport {
                 #[cfg(feature = "metrics")]
                 let measured =
                     clamator_protocol::metrics::ServerRequest::start(&dispatcher, &envelope);
+                let running = self.bus.running(dispatcher.service_name());
                 let dispatch = dispatcher.dispatch(envelope).instrument(span);
-                #[cfg(feature = "metrics")]
-                let dispatch = async move { measured.finish(dispatch.await.as_ref()) };
-                tokio::spawn(dispatch);
+                tokio::spawn(async move {
+                    let response = dispatch.await;
+                    if let Some(running) = running {
+                        running.finish(response.as_ref());
+                    }
+                    #[cfg(feature = "metrics")]
+                    measured.finish(response.as_ref());
+                });
             }
             None => tracing::debug!(
                 service = %notification.service,

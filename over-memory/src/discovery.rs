@@ -3,6 +3,7 @@
 //! per bus, which is always alive while registered (no heartbeat, no TTL: `ttlMs` is 0).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clamator_protocol::{Discovery, Dispatcher, Error, Instance, Liveness, MethodInfo, Response};
@@ -13,8 +14,32 @@ use crate::client::MemoryClientTransport;
 #[derive(Debug)]
 pub(crate) struct Registration {
     instance: Instance,
+    in_flight: AtomicU64,
     handled: AtomicU64,
     errors: AtomicU64,
+}
+
+/// One envelope being handled by a registered server: in flight until
+/// [`finish`](Self::finish)ed or dropped (a handler that panicked or was cancelled).
+#[derive(Debug)]
+pub(crate) struct Running(Arc<Registration>);
+
+impl Running {
+    pub(crate) fn start(registration: Arc<Registration>) -> Self {
+        registration.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(registration)
+    }
+
+    /// Counts the outcome (a request's response, or `None` for a notification) and ends it.
+    pub(crate) fn finish(self, response: Option<&Response>) {
+        self.0.note(response);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Instance ids are unique within the process: `memory-<n>`.
@@ -36,13 +61,14 @@ impl Registration {
         instance.methods = MethodInfo::of_service(dispatcher.service());
         Self {
             instance,
+            in_flight: AtomicU64::new(0),
             handled: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         }
     }
 
     /// One request answered (or a notification handled, `None`).
-    pub(crate) fn note(&self, response: Option<&Response>) {
+    fn note(&self, response: Option<&Response>) {
         self.handled.fetch_add(1, Ordering::Relaxed);
         if response.is_some_and(|r| r.outcome.is_err()) {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -52,6 +78,7 @@ impl Registration {
     fn snapshot(&self) -> Instance {
         let mut i = self.instance.clone();
         i.heartbeat_at_ms = now_ms();
+        i.in_flight = self.in_flight.load(Ordering::Relaxed);
         i.handled = self.handled.load(Ordering::Relaxed);
         i.errors = self.errors.load(Ordering::Relaxed);
         i

@@ -490,7 +490,7 @@ async fn discover_and_ping_list_the_registered_server_until_it_stops() {
     assert_eq!(arith.service, "arith");
     assert!(arith.instance_id.starts_with("memory-"));
     assert_eq!(arith.pid, std::process::id());
-    assert_eq!((arith.handled, arith.errors), (2, 1));
+    assert_eq!((arith.handled, arith.errors, arith.in_flight), (2, 1, 0));
     assert!(arith
         .methods
         .iter()
@@ -510,6 +510,20 @@ async fn discover_and_ping_list_the_registered_server_until_it_stops() {
         .await
         .unwrap()
         .is_empty());
+    // A handler held open is in flight until it answers.
+    let gated = w.client.call(GATED, &AddParams { a: 1, b: 1 });
+    tokio::pin!(gated);
+    tokio::select! {
+        biased;
+        _ = &mut gated => panic!("gated answered before its gate opened"),
+        () = tokio::task::yield_now() => {}
+    }
+    let running = &w.client.discover(Some("arith")).await.unwrap()[0];
+    assert_eq!((running.in_flight, running.handled), (1, 2));
+    w.probe.gate.notify_one();
+    assert_eq!(gated.await.unwrap(), Sum { sum: 2 });
+    let done = &w.client.discover(Some("arith")).await.unwrap()[0];
+    assert_eq!((done.in_flight, done.handled), (0, 3));
     w.server.stop(Duration::from_secs(1)).await;
     assert!(w.client.discover(None).await.unwrap().is_empty());
     assert!(w

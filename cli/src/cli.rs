@@ -53,8 +53,9 @@ pub enum Command {
     Call(CallArgs),
     /// Send a notification (no reply is awaited).
     Notify(NotifyArgs),
-    /// One row per service under the prefix: consumers, entries, pending, lag, dead letters.
-    Services,
+    /// One row per service under the prefix: live servers, consumers, entries, pending, lag,
+    /// dead letters.
+    Services(ServicesArgs),
     /// Pending (delivered, not acknowledged) entries of a service.
     Pending(PendingArgs),
     /// Inspect, replay or purge a service's dead letters (`<prefix>:dead:<service>`).
@@ -67,6 +68,15 @@ pub enum Command {
     /// Schema manifests.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+}
+
+/// `clamator services`.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Also list each live server instance (host, pid, version, uptime, load), from the
+    /// presence records Rust servers publish (Python and TypeScript peers publish none).
+    #[arg(long)]
+    pub instances: bool,
 }
 
 /// `clamator call`.

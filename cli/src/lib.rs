@@ -54,7 +54,7 @@ pub fn run(cli: &Cli, out: &Out) -> CliResult {
         match &cli.command {
             Command::Call(a) => commands::call::call(g, out, a).await,
             Command::Notify(a) => commands::call::notify(g, out, a).await,
-            Command::Services => commands::services::run(g, out).await,
+            Command::Services(args) => commands::services::run(g, out, args).await,
             Command::Pending(a) => commands::pending::run(g, out, a).await,
             Command::Dead(c) => commands::dead::run(g, out, c).await,
             Command::Tail(a) => commands::tail::run(g, out, a).await,

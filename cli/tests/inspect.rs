@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use serde_json::{json, Value};
-use support::{con, map, scalar, Bus, Run};
+use support::{con, map, scalar, Bus, Peer, Run};
 
 fn xinfo_group(bus: &Bus, service: &str) -> Value {
     let groups: Vec<redis::Value> = redis::cmd("XINFO")
@@ -80,6 +80,16 @@ per_peer! {
         assert_eq!(arith["entries"], json!(xlen(&bus.key("cmds:arith"))));
         assert_eq!(arith["deadLetters"], 1);
         assert!(arith["oldestPendingMs"].as_u64().is_some(), "{arith}");
+        // Presence: a Rust server publishes its record; a Python peer publishes none.
+        let instances = arith["instances"].as_array().unwrap();
+        match peer {
+            Peer::Rust => {
+                assert_eq!(arith["live"], 1, "{arith}");
+                assert_eq!(instances[0]["service"], "arith");
+                assert!(instances[0]["pid"].as_u64().unwrap() > 0, "{arith}");
+            }
+            Peer::Python => assert_eq!(arith["live"], 0, "{arith}"),
+        }
         let orphan = &rows[1];
         assert_eq!(orphan["service"], "orphan");
         assert_eq!(orphan["group"], false);
@@ -90,6 +100,13 @@ per_peer! {
         table.expect_code(0);
         assert!(table.stdout.starts_with("SERVICE"), "{table:?}");
         assert!(table.stdout.contains("orphan (no group)"), "{table:?}");
+        let listed = bus.run(&["services", "--instances"]);
+        listed.expect_code(0);
+        assert!(listed.stdout.contains("INSTANCE"), "{listed:?}");
+        if matches!(peer, Peer::Rust) {
+            let id = instances[0]["instanceId"].as_str().unwrap();
+            assert!(listed.stdout.contains(id), "{listed:?}");
+        }
         let out = pending.wait_with_output().unwrap();
         assert_eq!(Run::from(out).expect_code(0).json(), json!({"sum": 3.0}));
     }

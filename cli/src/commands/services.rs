@@ -1,12 +1,16 @@
 //! `clamator services`: one row per command stream under the prefix, from SCAN, XLEN,
-//! XINFO GROUPS and XPENDING.
+//! XINFO GROUPS and XPENDING, and the live servers from the presence records (see the README's
+//! "Discovery"): read-only, like every inspection command.
 
-use clamator_over_redis::keys::{command_stream, consumer_group_name, dead_letter_stream};
+use clamator_over_redis::keys::{
+    command_stream, consumer_group_name, dead_letter_stream, presence_instances, presence_record,
+};
+use clamator_protocol::Instance;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use serde_json::{json, Value as Json};
 
-use crate::cli::Global;
+use crate::cli::{Global, ServicesArgs};
 use crate::error::CliResult;
 use crate::output::{human_duration, Out, Table};
 use crate::store::{self, connect, field, glob_escape, id_ms, int, pairs, prefix, query, text};
@@ -32,6 +36,51 @@ pub struct ServiceRow {
     pub dead: i64,
     /// Age of the oldest pending entry (since it was written), ms.
     pub oldest_pending_ms: Option<u64>,
+    /// The live servers of the service (a record whose heartbeat is younger than its TTL),
+    /// by instance id. Peers publish no presence: their servers show only as consumers.
+    pub instances: Vec<Instance>,
+}
+
+/// The live instances of `service`: the presence index's members whose record is still there
+/// and fresh on Redis's clock (`now_ms`). Unreadable records are skipped, as `discover()` does.
+pub async fn live_instances(
+    con: &mut MultiplexedConnection,
+    prefix: &str,
+    service: &str,
+    now_ms: u64,
+) -> CliResult<Vec<Instance>> {
+    let index = presence_instances(prefix, service);
+    let ids: Vec<String> = query(
+        con,
+        redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1),
+        &format!("ZRANGE {index}"),
+    )
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|id| presence_record(prefix, service, id))
+        .collect();
+    let records: Vec<Option<String>> = query(
+        con,
+        redis::cmd("MGET").arg(&keys),
+        "MGET of the presence records",
+    )
+    .await?;
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let mut live: Vec<Instance> = records
+        .into_iter()
+        .flatten()
+        .filter_map(|json| serde_json::from_str::<Instance>(&json).ok())
+        .filter(|i| {
+            let age = now.saturating_sub(i.heartbeat_at_ms);
+            i.ttl_ms == 0 || u64::try_from(age).unwrap_or(0) < i.ttl_ms
+        })
+        .collect();
+    live.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    Ok(live)
 }
 
 /// The command streams under `prefix`, sorted.
@@ -106,6 +155,7 @@ pub async fn service_row(
         lag: None,
         dead,
         oldest_pending_ms: None,
+        instances: live_instances(con, prefix, service, now_ms).await?,
     };
     let Some(group) = group else {
         return Ok(row);
@@ -135,6 +185,7 @@ impl ServiceRow {
     fn to_json(&self) -> Json {
         json!({
             "service": self.service, "stream": self.stream, "group": self.group,
+            "live": self.instances.len(), "instances": self.instances,
             "consumers": self.consumers, "entries": self.entries, "pending": self.pending,
             "lag": self.lag, "deadLetters": self.dead, "oldestPendingMs": self.oldest_pending_ms,
         })
@@ -142,7 +193,7 @@ impl ServiceRow {
 }
 
 /// `clamator services`.
-pub async fn run(g: &Global, out: &Out) -> CliResult {
+pub async fn run(g: &Global, out: &Out, args: &ServicesArgs) -> CliResult {
     let prefix = prefix(g)?;
     let mut con = connect(&g.redis_url, std::time::Duration::from_secs(10)).await?;
     let now = store::redis_now_ms(&mut con).await?;
@@ -173,6 +224,7 @@ pub async fn run(g: &Global, out: &Out) -> CliResult {
     }
     let mut table = Table::new(&[
         "SERVICE",
+        "LIVE",
         "CONSUMERS",
         "ENTRIES",
         "PENDING",
@@ -188,6 +240,7 @@ pub async fn run(g: &Global, out: &Out) -> CliResult {
             } else {
                 format!("{} (no group)", r.service)
             },
+            r.instances.len().to_string(),
             r.consumers.to_string(),
             r.entries.to_string(),
             r.pending.to_string(),
@@ -199,5 +252,46 @@ pub async fn run(g: &Global, out: &Out) -> CliResult {
         ]);
     }
     out.line(&table.render());
+    if args.instances {
+        out.line("");
+        out.line(&instances_table(&rows, now).render());
+    }
     Ok(())
+}
+
+/// One row per live instance: where it runs, since when, and how loaded it is.
+fn instances_table(rows: &[ServiceRow], now_ms: u64) -> Table {
+    let mut table = Table::new(&[
+        "SERVICE",
+        "INSTANCE",
+        "HOST",
+        "PID",
+        "VERSION",
+        "UP",
+        "IN FLIGHT",
+        "HANDLED",
+        "ERRORS",
+        "HEARTBEAT",
+    ]);
+    let ago = |at_ms: i64| {
+        let at = u64::try_from(at_ms).unwrap_or(0);
+        human_duration(std::time::Duration::from_millis(now_ms.saturating_sub(at)))
+    };
+    for r in rows {
+        for i in &r.instances {
+            table.row(vec![
+                i.service.clone(),
+                i.instance_id.clone(),
+                i.host.clone(),
+                i.pid.to_string(),
+                i.version.clone(),
+                ago(i.started_at_ms),
+                i.in_flight.to_string(),
+                i.handled.to_string(),
+                i.errors.to_string(),
+                format!("{} ago", ago(i.heartbeat_at_ms)),
+            ]);
+        }
+    }
+    table
 }

@@ -12,6 +12,7 @@ use clamator_over_redis::{RedisClientOptions, RedisRpcClient};
 use clamator_protocol::{codes, Error, TransportError};
 use redis::Commands;
 use serde_json::json;
+use support::acl::{rules, set_user, Role};
 use support::arith::{self, AddParams, Note, Probe, SlowParams, Sum};
 use support::cluster::{cluster_client, cluster_conn, cluster_server, prefix};
 use support::eventually;
@@ -55,6 +56,7 @@ async fn a_shared_cluster_serves_recovers_dead_letters_reconnects_and_reshards()
     calls_work_again_after_every_node_kills_its_clients(&mut cluster, &seeds).await;
     a_slot_migration_under_load_loses_no_call(&mut cluster, &seeds).await;
     replicated_writes_wait_on_every_node_they_write(&mut cluster, &seeds).await;
+    least_privilege_users_serve_on_a_cluster(&mut cluster, &seeds).await;
     println!("shared cluster test: {:?}", started.elapsed());
 }
 
@@ -346,6 +348,83 @@ async fn replicated_writes_wait_on_every_node_they_write(
     let ran = waits(seeds) - before;
     // One per reply at least (they are not shared on a cluster), plus the requests'.
     assert!(ran > CALLS as u64, "{ran} WAITs for {CALLS} calls");
+}
+
+/// `seeds` with `user:password@` in each URL.
+fn as_user(seeds: &[String], user: &str, password: &str) -> Vec<String> {
+    seeds
+        .iter()
+        .map(|u| u.replacen("redis://", &format!("redis://{user}:{password}@"), 1))
+        .collect()
+}
+
+/// The documented least-privilege users, set on every node (ACLs are per node, not
+/// propagated): calls whose command and dead-letter streams sit on different nodes, a
+/// notification and discovery all work under them; a client user without `+cluster|slots`
+/// cannot start.
+async fn least_privilege_users_serve_on_a_cluster(cluster: &mut RedisCluster, seeds: &[String]) {
+    let p = prefix_across_nodes(cluster, "acl");
+    for i in 0..cluster.len() {
+        let url = cluster.node(i).url();
+        for (user, user_rules) in [
+            (
+                "clamator-server",
+                rules(&p, "server-pw", Role::Server, &["+cluster|slots"]),
+            ),
+            (
+                "clamator-client",
+                rules(&p, "client-pw", Role::Client, &["+cluster|slots"]),
+            ),
+            ("no-slots", rules(&p, "no-slots-pw", Role::Client, &[])),
+        ] {
+            set_user(&url, user, &user_rules);
+        }
+    }
+    let probe = Probe::default();
+    let server_seeds = as_user(seeds, "clamator-server", "server-pw");
+    let server = cluster_server(&server_seeds, &p, probe.clone(), |o| o).await;
+    let client_seeds = as_user(seeds, "clamator-client", "client-pw");
+    let client = cluster_client(&client_seeds, &p, |o| o).await;
+    let calls = (0..100i64).map(|a| {
+        let client = &client;
+        async move { client.call(arith::ADD, &AddParams { a, b: 1 }).await }
+    });
+    for (a, sum) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(sum.unwrap().sum, a as i64 + 1);
+    }
+    client
+        .notify(arith::RECORD, &Note { text: "acl".into() })
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "the notification handled", || {
+        probe.notified.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    let found = client.discover(Some("arith")).await.unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "the server's presence, written under its user"
+    );
+    let denied = RedisRpcClient::new(RedisClientOptions::new(&p).with_cluster_urls(as_user(
+        seeds,
+        "no-slots",
+        "no-slots-pw",
+    )));
+    let err = denied
+        .start()
+        .await
+        .expect_err("a client user without +cluster|slots cannot learn the slot map");
+    assert!(
+        err.to_string().contains("cluster|slots"),
+        "names the denied command: {err}"
+    );
+    client.stop().await;
+    server.stop(Duration::from_secs(1)).await;
 }
 
 async fn calls_work_again_after_every_node_kills_its_clients(

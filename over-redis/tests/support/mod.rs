@@ -4,6 +4,7 @@
 //! instructions, never skip.
 #![allow(dead_code)]
 
+pub(crate) mod acl;
 pub(crate) mod arith;
 pub(crate) mod cluster;
 pub(crate) mod load;

@@ -136,6 +136,77 @@ async fn client_and_server_spans_share_the_trace_over_redis() {
     server.stop(DEFAULT_STOP_GRACE).await;
 }
 
+/// An entry a crashed consumer left pending is reclaimed and handled again: its server span
+/// says how many times it was delivered; a first delivery records no count.
+#[tokio::test]
+async fn a_reclaimed_entry_records_its_delivery_count() {
+    let (exporter, _provider, _guard) = tracing_to_memory();
+    let keys = TestPrefix::new(shared_url().unwrap(), "otel-redelivered");
+    let stream = clamator::redis::keys::command_stream(keys.prefix(), "arith");
+    let mut con = redis::Client::open(keys.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("arith")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(&mut con)
+        .unwrap();
+    let notification = json!({"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 1, "b": 1}});
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("type")
+        .arg("rpc")
+        .arg("envelope")
+        .arg(notification.to_string())
+        .query(&mut con)
+        .unwrap();
+    // A consumer that reads the entry and dies: it stays pending, delivered once.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("arith")
+        .arg("arith:crashed")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query(&mut con)
+        .unwrap();
+    let server = RedisRpcServer::new(
+        RedisServerOptions::new(keys.prefix())
+            .with_redis_url(keys.url())
+            .with_claim_idle(Duration::from_millis(50))
+            .with_reclaim_interval(Duration::from_millis(20)),
+    );
+    server
+        .register_service(ArithContract::service(Calculator))
+        .unwrap();
+    server.start().await.unwrap();
+    let reclaimed = span_named(&exporter, "arith/add", SpanKind::Server).await;
+    assert_eq!(
+        attr(&reclaimed, "clamator.delivery_count").as_deref(),
+        Some("2"),
+        "read by the crashed consumer, then reclaimed"
+    );
+    exporter.reset();
+    let client =
+        RedisRpcClient::new(RedisClientOptions::new(keys.prefix()).with_redis_url(keys.url()));
+    client.start().await.unwrap();
+    client
+        .call_raw("arith", "add", json!({"a": 2, "b": 2}), None)
+        .await
+        .unwrap();
+    let first = span_named(&exporter, "arith/add", SpanKind::Server).await;
+    assert_eq!(attr(&first, "clamator.delivery_count"), None);
+    client.stop().await;
+    server.stop(DEFAULT_STOP_GRACE).await;
+}
+
 /// Writes a request as a peer does (no trace fields, or hostile ones) and waits for its reply.
 async fn peer_request(keys: &TestPrefix, id: &str, extra: &[(&str, &str)]) {
     // No response timeout: the XREAD below blocks until the reply comes.

@@ -217,6 +217,8 @@ pub fn server_span(
         messaging.message.id = entry_id,
         // Recorded only when true: a peer's request (no context) costs no field.
         trace.parent.received = Empty,
+        // Recorded only for a redelivered entry (see `record_redelivery`).
+        clamator.delivery_count = Empty,
     );
     if parent.is_some() && !span.is_disabled() {
         span.record("trace.parent.received", true);
@@ -228,6 +230,15 @@ pub fn server_span(
     #[cfg(not(feature = "otel"))]
     let _ = parent;
     span
+}
+
+/// Records on a server span how many times its entry was delivered, when more than once (a
+/// reclaimed or re-read entry: its handler may have run before). A first delivery records
+/// nothing, so the common case costs no field.
+pub fn record_redelivery(span: &Span, deliveries: u64) {
+    if deliveries > 1 && !span.is_disabled() {
+        span.record("clamator.delivery_count", deliveries);
+    }
 }
 
 /// Records the response (if any) on a server span.

@@ -146,7 +146,7 @@ async fn read_own_pending(ctx: &Arc<ServiceCtx>) -> Result<(), RedisError> {
 /// Entries per page when reading the own pending list.
 const OWN_PENDING_PAGE: usize = 64;
 
-/// Starts one task per entry, each holding a handler slot.
+/// Starts one task per newly delivered entry, each holding a handler slot.
 async fn spawn_all(ctx: &Arc<ServiceCtx>, entries: Vec<StreamEntry>, first: OwnedSemaphorePermit) {
     let mut first = Some(first);
     for e in entries {
@@ -162,7 +162,7 @@ async fn spawn_all(ctx: &Arc<ServiceCtx>, entries: Vec<StreamEntry>, first: Owne
         ctx.mark_running(&e.id);
         ctx.run
             .tracker
-            .spawn(handle::run_entry(ctx.clone(), e, permit));
+            .spawn(handle::run_entry(ctx.clone(), e, 1, permit));
     }
 }
 

@@ -50,9 +50,12 @@ enum Plan {
     },
 }
 
+/// Handles one entry; `deliveries` is how many times Redis delivered it (1 for a new entry,
+/// more for one reclaimed or re-read after a crash or reconnect).
 pub(crate) async fn run_entry(
     ctx: Arc<ServiceCtx>,
     entry: StreamEntry,
+    deliveries: u64,
     _slot: OwnedSemaphorePermit,
 ) {
     let _running = RunningGuard {
@@ -83,6 +86,7 @@ pub(crate) async fn run_entry(
     };
     bump(&ctx.shared.stats.dispatched);
     let span = crate::telemetry::server_span(ctx.service, &entry, &envelope);
+    clamator_protocol::telemetry::record_redelivery(&span, deliveries);
     let measured = metrics::ServerRequest::start(&ctx.dispatcher, &envelope);
     let dispatch = ctx.dispatcher.dispatch(envelope).instrument(span.clone());
     let outcome = tokio::select! {

@@ -162,7 +162,7 @@ pub(crate) async fn admit_redelivered(
         ctx.mark_running(&e.id);
         ctx.run
             .tracker
-            .spawn(handle::run_entry(ctx.clone(), e, permit));
+            .spawn(handle::run_entry(ctx.clone(), e, n, permit));
     }
     Ok(true)
 }

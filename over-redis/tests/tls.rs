@@ -1,12 +1,13 @@
 //! TLS against a local TLS-only `redis-server` (`--port 0 --tls-port …`) with certificates
 //! generated at test time: round trip with a private CA, a wrong CA refused at `start()` with a
-//! clear error, mutual TLS (a client certificate required), and the insecure development mode.
+//! clear error, mutual TLS (a client certificate required), the insecure development mode, and
+//! a TLS-only cluster with a private CA.
 
 mod support;
 
 use std::time::Duration;
 
-use clamator_over_redis::testing::TestPki;
+use clamator_over_redis::testing::{RedisCluster, TestPki};
 use clamator_over_redis::{
     ConnectionOptions, RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions,
     TlsOptions,
@@ -91,4 +92,60 @@ async fn insecure_mode_accepts_an_unknown_ca_for_development() {
     let pki = TestPki::generate().unwrap();
     let redis = pki.start_redis(false).unwrap();
     round_trip(&redis.url(), TlsOptions::new().with_insecure(true)).await;
+}
+
+/// A TLS-only cluster (clients and the cluster bus on TLS) with a private CA: calls are served
+/// with command and reply streams on whatever nodes own them, the client learning every node
+/// from the slot map and verifying each against the CA; another CA is refused at `start()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_with_a_private_ca_serves_calls() {
+    let pki = TestPki::generate().unwrap();
+    let cluster = RedisCluster::start_tls(&pki).expect("a local TLS cluster (redis-server)");
+    let seeds = cluster.seed_urls();
+    assert!(
+        seeds.iter().all(|u| u.starts_with("rediss://")),
+        "{seeds:?}"
+    );
+    let on_cluster = |tls: TlsOptions| {
+        ConnectionOptions::new()
+            .with_cluster_urls(seeds.clone())
+            .with_tls(tls)
+    };
+    let ca = || TlsOptions::new().with_root_ca_pem(pki.ca_pem());
+    let prefix = format!("tls-cluster-{}", &uuid::Uuid::new_v4().to_string()[..8]);
+    let server =
+        RedisRpcServer::new(RedisServerOptions::new(&prefix).with_connection(on_cluster(ca())));
+    server
+        .register_service(arith::service(Probe::default()))
+        .unwrap();
+    server.start().await.expect("server on the TLS cluster");
+    let client =
+        RedisRpcClient::new(RedisClientOptions::new(&prefix).with_connection(on_cluster(ca())));
+    client.start().await.expect("client on the TLS cluster");
+    let calls = (0..200).map(|a| {
+        let client = &client;
+        async move { client.call(arith::ADD, &AddParams { a, b: 2 }).await }
+    });
+    for (a, sum) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(sum.unwrap().sum, a as i64 + 2);
+    }
+    let other_ca = TestPki::unrelated_ca_pem().unwrap();
+    let stranger = RedisRpcClient::new(
+        RedisClientOptions::new(&prefix)
+            .with_connection(on_cluster(TlsOptions::new().with_root_ca_pem(other_ca))),
+    );
+    let err = stranger
+        .start()
+        .await
+        .expect_err("a certificate from another CA is refused");
+    assert!(
+        err.to_string().contains("certificate"),
+        "names the cause: {err}"
+    );
+    client.stop().await;
+    server.stop(Duration::from_secs(1)).await;
 }

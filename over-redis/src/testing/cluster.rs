@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::process::RedisProcess;
-use super::{connect, unavailable, TestRedisError};
+use super::{connect, unavailable, TestPki, TestRedisError};
 
 /// Node timeout of test clusters: a killed primary is failed over in about two of these.
 const NODE_TIMEOUT_MS: u64 = 1000;
@@ -16,6 +16,9 @@ const NODE_TIMEOUT_MS: u64 = 1000;
 pub struct RedisCluster {
     nodes: Vec<RedisProcess>,
     dir: PathBuf,
+    /// TLS nodes: the harness's own connections skip certificate checks (`#insecure`); the
+    /// code under test is given the CA.
+    tls: bool,
 }
 
 impl RedisCluster {
@@ -26,6 +29,21 @@ impl RedisCluster {
 
     /// `primaries` primaries with `replicas` replicas each, slots spread evenly.
     pub fn start_with(primaries: usize, replicas: usize) -> Result<Self, TestRedisError> {
+        Self::start_nodes(primaries, replicas, None)
+    }
+
+    /// A TLS-only cluster on `pki`'s certificates (clients and the cluster bus both): three
+    /// primaries without replicas; [`seed_urls`](Self::seed_urls) are `rediss://`, verified
+    /// against [`TestPki::ca_pem`].
+    pub fn start_tls(pki: &TestPki) -> Result<Self, TestRedisError> {
+        Self::start_nodes(3, 0, Some(pki))
+    }
+
+    fn start_nodes(
+        primaries: usize,
+        replicas: usize,
+        tls: Option<&TestPki>,
+    ) -> Result<Self, TestRedisError> {
         let dir = std::env::temp_dir().join(format!(
             "clamator-cluster-{}",
             uuid::Uuid::new_v4().simple()
@@ -34,6 +52,7 @@ impl RedisCluster {
         let mut cluster = Self {
             nodes: Vec::new(),
             dir,
+            tls: tls.is_some(),
         };
         for _ in 0..primaries * (1 + replicas) {
             let port = cluster_port();
@@ -41,9 +60,15 @@ impl RedisCluster {
             let node_dir = cluster.dir.display().to_string();
             let conf = conf.display().to_string();
             let timeout = NODE_TIMEOUT_MS.to_string();
-            let node = RedisProcess::start_on_port(
-                port,
-                &[
+            let tls_args: Vec<String> = tls.map_or_else(Vec::new, |pki| {
+                let mut a = pki.server_tls_args(false);
+                a.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
+                a
+            });
+            let args: Vec<&str> = tls_args
+                .iter()
+                .map(String::as_str)
+                .chain([
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -63,11 +88,19 @@ impl RedisCluster {
                     "",
                     "--appendonly",
                     "no",
-                ],
-            )?;
+                ])
+                .collect();
+            let node = if tls.is_some() {
+                RedisProcess::start_tls_on_port(port, &args)?
+            } else {
+                RedisProcess::start_on_port(port, &args)?
+            };
             cluster.nodes.push(node);
         }
         let mut create = Command::new("redis-cli");
+        if let Some(pki) = tls {
+            create.arg("--tls").arg("--cacert").arg(pki.ca_file());
+        }
         create.arg("--cluster").arg("create");
         for node in &cluster.nodes {
             create.arg(format!("127.0.0.1:{}", node.port()));
@@ -97,6 +130,16 @@ impl RedisCluster {
     /// `redis://127.0.0.1:<port>` of every node started (seed nodes for a cluster client).
     pub fn seed_urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisProcess::url).collect()
+    }
+
+    /// The URL the harness itself connects to node `index` with.
+    fn admin_url(&self, index: usize) -> String {
+        let url = self.nodes[index].url();
+        if self.tls {
+            format!("{url}/#insecure")
+        } else {
+            url
+        }
     }
 
     /// The node at `index` (in start order), to kill or restart.
@@ -161,7 +204,7 @@ impl RedisCluster {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             let synced = (0..self.nodes.len()).all(|i| {
-                !self.nodes[i].is_running() || replica_synced_or_primary(&self.nodes[i].url())
+                !self.nodes[i].is_running() || replica_synced_or_primary(&self.admin_url(i))
             });
             if synced {
                 return true;
@@ -177,7 +220,7 @@ impl RedisCluster {
             if !self.nodes[i].is_running() {
                 continue;
             }
-            let Ok(mut conn) = connect(&self.nodes[i].url()) else {
+            let Ok(mut conn) = connect(&self.admin_url(i)) else {
                 return false;
             };
             let info: String = match redis::cmd("CLUSTER").arg("INFO").query(&mut conn) {
@@ -209,8 +252,8 @@ impl RedisCluster {
             return Ok(());
         }
         let err = |what: &str, e: redis::RedisError| unavailable(format!("{what}: {e}"));
-        let mut src = connect(&self.nodes[from].url()).map_err(|e| err("connect", e))?;
-        let mut dst = connect(&self.nodes[to].url()).map_err(|e| err("connect", e))?;
+        let mut src = connect(&self.admin_url(from)).map_err(|e| err("connect", e))?;
+        let mut dst = connect(&self.admin_url(to)).map_err(|e| err("connect", e))?;
         let src_id: String = redis::cmd("CLUSTER")
             .arg("MYID")
             .query(&mut src)
@@ -255,7 +298,7 @@ impl RedisCluster {
             if !self.nodes[i].is_running() {
                 continue;
             }
-            if let Ok(mut conn) = connect(&self.nodes[i].url()) {
+            if let Ok(mut conn) = connect(&self.admin_url(i)) {
                 // Replicas refuse SETSLOT; the primaries' word is what counts.
                 let _ = setslot(&mut conn, "NODE", &dst_id);
             }
@@ -266,7 +309,7 @@ impl RedisCluster {
     fn any_connection(&mut self) -> Result<redis::Connection, TestRedisError> {
         for i in 0..self.nodes.len() {
             if self.nodes[i].is_running() {
-                if let Ok(conn) = connect(&self.nodes[i].url()) {
+                if let Ok(conn) = connect(&self.admin_url(i)) {
                     return Ok(conn);
                 }
             }

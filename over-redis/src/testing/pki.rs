@@ -103,22 +103,26 @@ impl TestPki {
     /// A TLS-only `redis-server` on these certificates; with `require_client_cert` it refuses
     /// clients without a certificate signed by the CA (`--tls-auth-clients yes`).
     pub fn start_redis(&self, require_client_cert: bool) -> Result<RedisProcess, TestRedisError> {
+        let mut args = self.server_tls_args(require_client_cert);
+        args.extend(["--save", "", "--appendonly", "no"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        RedisProcess::start_tls(&args)
+    }
+
+    /// The `redis-server` arguments that serve TLS on these certificates (the server
+    /// certificate, its key, the CA; `--tls-auth-clients yes` with `require_client_cert`).
+    pub fn server_tls_args(&self, require_client_cert: bool) -> Vec<String> {
         let path = |name: &str| self.dir.join(name).display().to_string();
-        let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
-        RedisProcess::start_tls(&[
-            "--tls-cert-file",
-            &cert,
-            "--tls-key-file",
-            &key,
-            "--tls-ca-cert-file",
-            &ca,
-            "--tls-auth-clients",
-            if require_client_cert { "yes" } else { "no" },
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        vec![
+            "--tls-cert-file".into(),
+            path("server.pem"),
+            "--tls-key-file".into(),
+            path("server.key"),
+            "--tls-ca-cert-file".into(),
+            path("ca.pem"),
+            "--tls-auth-clients".into(),
+            (if require_client_cert { "yes" } else { "no" }).into(),
+        ]
     }
 }
 

@@ -85,6 +85,18 @@ impl RedisProcess {
         )
     }
 
+    /// A TLS-only server on `port` (cluster nodes pick their ports first), as
+    /// [`start_tls`](Self::start_tls).
+    pub fn start_tls_on_port(port: u16, tls_args: &[&str]) -> Result<Self, TestRedisError> {
+        Self::spawn(
+            port,
+            Vec::new(),
+            owned(tls_args),
+            Readiness::Listening,
+            true,
+        )
+    }
+
     /// A sentinel on a free port, from a config file it may rewrite (sentinels persist their
     /// view of the topology there).
     pub fn start_sentinel(config: &Path) -> Result<Self, TestRedisError> {

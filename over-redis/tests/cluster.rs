@@ -330,17 +330,7 @@ async fn replicated_writes_wait_on_every_node_they_write(
     .await;
     let client = cluster_client(seeds, &p, |o| o.with_replicated_writes(1, one_replica)).await;
     const CALLS: i64 = 200;
-    let calls = (0..CALLS).map(|a| {
-        let client = &client;
-        async move { client.call(arith::ADD, &AddParams { a, b: 1 }).await }
-    });
-    for (a, sum) in futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .enumerate()
-    {
-        assert_eq!(sum.unwrap().sum, a as i64 + 1);
-    }
+    support::concurrent_adds(&client, CALLS, 1).await;
     // A caller reads its reply as soon as it is written, before the server's `WAIT` for it
     // ran: count once the server has drained (its stop awaits every commit).
     client.stop().await;
@@ -385,17 +375,7 @@ async fn least_privilege_users_serve_on_a_cluster(cluster: &mut RedisCluster, se
     let server = cluster_server(&server_seeds, &p, probe.clone(), |o| o).await;
     let client_seeds = as_user(seeds, "clamator-client", "client-pw");
     let client = cluster_client(&client_seeds, &p, |o| o).await;
-    let calls = (0..100i64).map(|a| {
-        let client = &client;
-        async move { client.call(arith::ADD, &AddParams { a, b: 1 }).await }
-    });
-    for (a, sum) in futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .enumerate()
-    {
-        assert_eq!(sum.unwrap().sum, a as i64 + 1);
-    }
+    support::concurrent_adds(&client, 100, 1).await;
     client
         .notify(arith::RECORD, &Note { text: "acl".into() })
         .await

@@ -163,30 +163,17 @@ async fn least_privilege_users_serve_behind_sentinel() {
         "names the denied command: {err}"
     );
 
-    let server = RedisRpcServer::new(
+    let server = support::serve(
         RedisServerOptions::new(&p).with_connection(connection("clamator-server", "server-pw")),
-    );
-    server
-        .register_service(arith::service(Probe::default()))
-        .unwrap();
-    server
-        .start()
-        .await
-        .expect("served under the documented server user");
-    let client = RedisRpcClient::new(
+        "served under the documented server user",
+    )
+    .await;
+    let client = support::connect_client(
         RedisClientOptions::new(&p).with_connection(connection("clamator-client", "client-pw")),
-    );
-    client
-        .start()
-        .await
-        .expect("the documented client user starts");
-    for i in 0..200 {
-        let sum = client
-            .call(arith::ADD, &AddParams { a: i, b: 1 })
-            .await
-            .unwrap();
-        assert_eq!(sum.sum, i + 1);
-    }
+        "the documented client user starts",
+    )
+    .await;
+    support::concurrent_adds(&client, 200, 1).await;
     assert_eq!(client.discover(Some("arith")).await.unwrap().len(), 1);
     client.stop().await;
     server.stop(Duration::from_secs(1)).await;

@@ -113,26 +113,17 @@ async fn a_cluster_over_tls_with_a_private_ca_serves_calls() {
     };
     let ca = || TlsOptions::new().with_root_ca_pem(pki.ca_pem());
     let prefix = format!("tls-cluster-{}", &uuid::Uuid::new_v4().to_string()[..8]);
-    let server =
-        RedisRpcServer::new(RedisServerOptions::new(&prefix).with_connection(on_cluster(ca())));
-    server
-        .register_service(arith::service(Probe::default()))
-        .unwrap();
-    server.start().await.expect("server on the TLS cluster");
-    let client =
-        RedisRpcClient::new(RedisClientOptions::new(&prefix).with_connection(on_cluster(ca())));
-    client.start().await.expect("client on the TLS cluster");
-    let calls = (0..200).map(|a| {
-        let client = &client;
-        async move { client.call(arith::ADD, &AddParams { a, b: 2 }).await }
-    });
-    for (a, sum) in futures_util::future::join_all(calls)
-        .await
-        .into_iter()
-        .enumerate()
-    {
-        assert_eq!(sum.unwrap().sum, a as i64 + 2);
-    }
+    let server = support::serve(
+        RedisServerOptions::new(&prefix).with_connection(on_cluster(ca())),
+        "server on the TLS cluster",
+    )
+    .await;
+    let client = support::connect_client(
+        RedisClientOptions::new(&prefix).with_connection(on_cluster(ca())),
+        "client on the TLS cluster",
+    )
+    .await;
+    support::concurrent_adds(&client, 200, 2).await;
     let other_ca = TestPki::unrelated_ca_pem().unwrap();
     let stranger = RedisRpcClient::new(
         RedisClientOptions::new(&prefix)

@@ -113,6 +113,41 @@ pub(crate) fn init_tracing() {
 
 use clamator_over_redis::{RedisClientOptions, RedisRpcClient, RedisRpcServer, RedisServerOptions};
 
+/// Starts a server of the `arith` service with exactly these options (any deployment: TLS,
+/// cluster, Sentinel), failing the test with `what` if it cannot start.
+pub(crate) async fn serve(opts: RedisServerOptions, what: &str) -> RedisRpcServer {
+    let server = RedisRpcServer::new(opts);
+    server
+        .register_service(arith::service(arith::Probe::default()))
+        .unwrap();
+    server
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    server
+}
+
+/// Starts a client with exactly these options, failing the test with `what` if it cannot.
+pub(crate) async fn connect_client(opts: RedisClientOptions, what: &str) -> RedisRpcClient {
+    let client = RedisRpcClient::new(opts);
+    client
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    client
+}
+
+/// `n` concurrent `arith.add(a, b)` calls for `a` in `0..n`; each must answer `a + b`.
+pub(crate) async fn concurrent_adds(client: &RedisRpcClient, n: i64, b: i64) {
+    let calls = (0..n).map(|a| async move {
+        let sum = client.call(arith::ADD, &arith::AddParams { a, b }).await;
+        (a, sum)
+    });
+    for (a, sum) in futures_util::future::join_all(calls).await {
+        assert_eq!(sum.unwrap().sum, a + b);
+    }
+}
+
 /// Starts a server of the `arith` service with options adjusted by `tune`.
 pub(crate) async fn start_server(
     keys: &TestKeys,

@@ -10,5 +10,5 @@
 # free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p clamator-chaos
-exec ./target/release/clamator-chaos "$@"
+# `cargo run` finds the binary wherever CARGO_TARGET_DIR puts it.
+exec cargo run --release -p clamator-chaos -- "$@"

@@ -29,12 +29,14 @@ fi
 
 echo "==> building arith_gateway"
 cargo build --quiet -p clamator-gateway --example arith_gateway
+# Where cargo put it: CARGO_TARGET_DIR when set (relative to here, as cargo reads it).
+gateway_bin="${CARGO_TARGET_DIR:-target}/debug/examples/arith_gateway"
 check() { # $1: label, rest: extra arith_gateway flags
   local label=$1; shift
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # Short timeouts: generated slowAdd calls ask for sleeps of any length; they answer 504.
-  target/debug/examples/arith_gateway --listen "127.0.0.1:$port" --timeout-ms 500 --max-timeout-ms 500 "$@" \
+  "$gateway_bin" --listen "127.0.0.1:$port" --timeout-ms 500 --max-timeout-ms 500 "$@" \
     > target/gateway-validate.log 2>&1 &
   gw=$!
   for _ in $(seq 1 100); do

@@ -517,27 +517,38 @@ fn is_primary(cluster: &mut RedisCluster, i: usize) -> bool {
     matches!(role, redis::Value::Array(items) if matches!(items.first(), Some(redis::Value::BulkString(b)) if b == b"master"))
 }
 
+/// A primary SIGKILLed under steady load, with replicated writes (`WAIT 1`): its replica is
+/// promoted and no waiting call is lost. Each primary has two replicas, so the promoted one
+/// still has a replica to confirm writes (with one, every write to its slots would fail with
+/// `NotReplicated` until the dead node came back). Without replicated writes an asynchronous
+/// replica may be promoted without the last acknowledged requests (or even the consumer
+/// group): see `tests/sentinel.rs` for that baseline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_killed_under_load_loses_no_waiting_call() {
     support::init_tracing();
     let started = Instant::now();
-    let mut cluster = start_cluster();
+    let mut cluster =
+        RedisCluster::start_with(3, 2).expect("a local Redis Cluster (redis-server + redis-cli)");
     let seeds = cluster.seed_urls();
     let p = prefix("failover");
     let stream = format!("{p}:cmds:arith");
     let victim = cluster.primary_of(&stream).unwrap();
+    let confirm = Duration::from_millis(500);
     let probes = [Probe::default(), Probe::default()];
     let servers = [
         cluster_server(&seeds, &p, probes[0].clone(), |o| {
             o.with_claim_idle(Duration::from_secs(2))
+                .with_replicated_writes(1, confirm)
         })
         .await,
         cluster_server(&seeds, &p, probes[1].clone(), |o| {
             o.with_claim_idle(Duration::from_secs(2))
+                .with_replicated_writes(1, confirm)
         })
         .await,
     ];
-    let client: RedisRpcClient = cluster_client(&seeds, &p, |o| o).await;
+    let client: RedisRpcClient =
+        cluster_client(&seeds, &p, |o| o.with_replicated_writes(1, confirm)).await;
     assert!(cluster.wait_replicas_synced(Duration::from_secs(20)));
     let load = Load::default();
     let run = load.run(&client, 32, 5, Duration::from_secs(30));

@@ -115,7 +115,7 @@ mod disabled {
 
     #[inline(always)]
     pub(crate) fn refused(_: &Dispatcher, _: &str, _: &Response) {}
-
+    #[inline(always)]
     pub(crate) fn malformed(_: &'static str, _: Malformed) {}
     #[inline(always)]
     pub(crate) fn dead_lettered(_: &'static str) {}

@@ -5,7 +5,7 @@
 use clamator_over_redis::keys::{
     command_stream, consumer_group_name, dead_letter_stream, presence_instances, presence_record,
 };
-use clamator_protocol::Instance;
+use clamator_protocol::{Instance, Liveness};
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use serde_json::{json, Value as Json};
@@ -69,14 +69,15 @@ pub async fn live_instances(
         "MGET of the presence records",
     )
     .await?;
-    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    // Alive as `ping()` judges it: the record is there and its heartbeat within its TTL.
     let mut live: Vec<Instance> = records
         .into_iter()
         .flatten()
         .filter_map(|json| serde_json::from_str::<Instance>(&json).ok())
-        .filter(|i| {
-            let age = now.saturating_sub(i.heartbeat_at_ms);
-            i.ttl_ms == 0 || u64::try_from(age).unwrap_or(0) < i.ttl_ms
+        .filter_map(|i| {
+            let at = u64::try_from(i.heartbeat_at_ms).unwrap_or(0);
+            let liveness = Liveness::alive(i, now_ms.saturating_sub(at));
+            liveness.alive.then_some(liveness.instance).flatten()
         })
         .collect();
     live.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));

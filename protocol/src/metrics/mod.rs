@@ -18,9 +18,8 @@
 //! (see `handles`): recording a call costs a few atomic operations, not a registry lookup.
 
 use std::borrow::Cow;
-use std::time::Instant;
-
 use std::sync::Arc;
+use std::time::Instant;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
 
@@ -100,21 +99,17 @@ mod handles;
 
 use handles::{Cache, CallHandles, CountersBy, ServerHandles};
 
-/// Every value [`code_label`] returns.
-const CODE_LABELS: [&str; 8] = [
-    "-32700",
-    "-32600",
-    "-32601",
-    "-32602",
-    "-32603",
-    "-32001",
-    "-32002",
-    labels::APP,
+/// The reserved codes [`code_label`] names, in the order it matches them.
+const CODE_LABELS: [&str; 7] = [
+    "-32700", "-32600", "-32601", "-32602", "-32603", "-32001", "-32002",
 ];
 
-/// Every value [`outcome_label`] returns.
-const OUTCOME_LABELS: &[&str] = &[
+/// Every value a `code` or `outcome` label takes: what [`code_label`], [`outcome_label`] and
+/// the server's `none` / `ok` return. Each cached handle set has a slot per value.
+const LABEL_VALUES: &[&str] = &[
     labels::OK,
+    labels::NONE,
+    labels::APP,
     CODE_LABELS[0],
     CODE_LABELS[1],
     CODE_LABELS[2],
@@ -122,27 +117,12 @@ const OUTCOME_LABELS: &[&str] = &[
     CODE_LABELS[4],
     CODE_LABELS[5],
     CODE_LABELS[6],
-    CODE_LABELS[7],
     labels::TIMEOUT,
     labels::NO_SERVER,
     labels::STOPPED,
     labels::TRANSPORT,
     labels::PROTOCOL,
     labels::INVALID,
-];
-
-/// Every `code` label of [`names::SERVER_REQUESTS`].
-const SERVER_CODE_LABELS: &[&str] = &[
-    labels::NONE,
-    labels::OK,
-    CODE_LABELS[0],
-    CODE_LABELS[1],
-    CODE_LABELS[2],
-    CODE_LABELS[3],
-    CODE_LABELS[4],
-    CODE_LABELS[5],
-    CODE_LABELS[6],
-    CODE_LABELS[7],
 ];
 
 static CLIENT_HANDLES: Cache<CallHandles> = Cache::new();
@@ -248,7 +228,7 @@ pub(crate) fn record_client_call<T>(
     let handles = CLIENT_HANDLES.get(service, method, || CallHandles {
         duration: metrics::histogram!(names::CLIENT_CALL_DURATION,
             "service" => service, "method" => method),
-        outcomes: CountersBy::new(OUTCOME_LABELS),
+        outcomes: CountersBy::new(LABEL_VALUES),
     });
     // Duration first, count last (as the server's `finish`).
     handles.duration.record(started.elapsed().as_secs_f64());
@@ -291,14 +271,7 @@ impl ServerRequest {
             Envelope::Notification(n) => n.method.as_ref(),
             Envelope::Response(_) => "",
         };
-        let service = dispatcher.service_name();
-        let method = dispatcher.method_label(method).unwrap_or(labels::UNKNOWN);
-        let handles = SERVER_HANDLES.get(service, method, || ServerHandles {
-            in_flight: gauge!(names::SERVER_IN_FLIGHT, "service" => service),
-            duration: metrics::histogram!(names::SERVER_HANDLER_DURATION,
-                "service" => service, "method" => method),
-            codes: CountersBy::new(SERVER_CODE_LABELS),
-        });
+        let (service, method, handles) = server_handles(dispatcher, method);
         handles.in_flight.increment(1.0);
         Self {
             service,
@@ -312,37 +285,57 @@ impl ServerRequest {
     /// transport's -32602 for an integer no 64-bit type holds): under its method and code as
     /// a handled one, with no handler duration (none ran) and never in flight.
     pub fn refused(dispatcher: &Dispatcher, method: &str, response: &Response) {
-        let code = match &response.outcome {
-            Ok(_) => labels::OK,
-            Err(e) => code_label(e.code),
-        };
-        let service = dispatcher.service_name();
-        let method = dispatcher.method_label(method).unwrap_or(labels::UNKNOWN);
-        counter!(names::SERVER_REQUESTS, "service" => service, "method" => method, "code" => code)
-            .increment(1);
+        let (service, method, handles) = server_handles(dispatcher, method);
+        count_request(&handles, (service, method), Some(response));
     }
 
     /// Records the outcome: the response's code ([`labels::NONE`] without one) and duration.
     pub fn finish(self, response: Option<&Response>) {
-        let code = match response.map(|r| &r.outcome) {
-            None => labels::NONE,
-            Some(Ok(_)) => labels::OK,
-            Some(Err(e)) => code_label(e.code),
-        };
-        let (service, method, started) = (self.service, self.method, self.started);
+        let (labels, started) = ((self.service, self.method), self.started);
         let handles = Arc::clone(&self.handles);
         // Out of flight first and counted last: whoever sees the request counted also sees
         // its duration recorded and the gauge back down.
         drop(self);
         handles.duration.record(started.elapsed().as_secs_f64());
-        handles
-            .codes
-            .get(code, || {
-                counter!(names::SERVER_REQUESTS, "service" => service, "method" => method,
-                    "code" => code)
-            })
-            .increment(1);
+        count_request(&handles, labels, response);
     }
+}
+
+/// The bounded `(service, method)` labels of `method` on `dispatcher`'s service, and their
+/// handles.
+fn server_handles(
+    dispatcher: &Dispatcher,
+    method: &str,
+) -> (&'static str, &'static str, Arc<ServerHandles>) {
+    let service = dispatcher.service_name();
+    let method = dispatcher.method_label(method).unwrap_or(labels::UNKNOWN);
+    let handles = SERVER_HANDLES.get(service, method, || ServerHandles {
+        in_flight: gauge!(names::SERVER_IN_FLIGHT, "service" => service),
+        duration: metrics::histogram!(names::SERVER_HANDLER_DURATION,
+            "service" => service, "method" => method),
+        codes: CountersBy::new(LABEL_VALUES),
+    });
+    (service, method, handles)
+}
+
+/// Counts one handled envelope under its response's code ([`labels::NONE`] without one).
+fn count_request(
+    handles: &ServerHandles,
+    (service, method): (&'static str, &'static str),
+    response: Option<&Response>,
+) {
+    let code = match response.map(|r| &r.outcome) {
+        None => labels::NONE,
+        Some(Ok(_)) => labels::OK,
+        Some(Err(e)) => code_label(e.code),
+    };
+    handles
+        .codes
+        .get(code, || {
+            counter!(names::SERVER_REQUESTS, "service" => service, "method" => method,
+                "code" => code)
+        })
+        .increment(1);
 }
 
 impl Drop for ServerRequest {
@@ -384,8 +377,7 @@ mod tests {
         for code in [
             -32700, -32600, -32601, -32602, -32603, -32001, -32002, -32000, 7,
         ] {
-            assert!(CODE_LABELS.contains(&code_label(code)), "{code}");
-            assert!(SERVER_CODE_LABELS.contains(&code_label(code)), "{code}");
+            assert!(LABEL_VALUES.contains(&code_label(code)), "{code}");
         }
         let results: [Result<(), Error>; 7] = [
             Ok(()),
@@ -400,9 +392,9 @@ mod tests {
             Err(Error::InvalidName("x".into())),
         ];
         for r in &results {
-            assert!(OUTCOME_LABELS.contains(&outcome_label(r)), "{r:?}");
+            assert!(LABEL_VALUES.contains(&outcome_label(r)), "{r:?}");
         }
-        assert!(SERVER_CODE_LABELS.contains(&labels::NONE));
+        assert!(LABEL_VALUES.contains(&labels::NONE));
     }
 
     #[test]
